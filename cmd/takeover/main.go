@@ -1,0 +1,26 @@
+// Command takeover migrates a running Linux machine in place to balenaOS.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/takeover-dev/takeover/exitcode"
+)
+
+func main() {
+	if os.Getpid() == 1 {
+		runStage2() // never returns
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		code := exitcode.Of(err)
+		fmt.Fprintf(os.Stderr, "takeover: %v (exit %d, %s)\n", err, code, code)
+		os.Exit(int(code))
+	}
+}

@@ -1,0 +1,98 @@
+package stage1
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/takeover-dev/takeover/configjson"
+	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/initramfs"
+	"github.com/takeover-dev/takeover/progress"
+)
+
+// BuildInitrd writes the portable payload archive. It checks nothing of
+// the machine it runs on, so it may run offline on a workstation.
+func BuildInitrd(ctx context.Context, o Options) error {
+	if err := o.Validate(Need{Config: true}); err != nil {
+		return err
+	}
+	if o.Output == "" {
+		return exitcode.With(exitcode.Usage, fmt.Errorf("-o/--output is required: name the payload archive to write"))
+	}
+	log, err := newLogger(o)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cfg, err := loadConfig(o, log, configjson.Require{APIKey: o.Image == ""})
+	if err != nil {
+		return err
+	}
+
+	img, err := obtainImage(ctx, o, cfg, log.Logger, 0)
+	if err != nil {
+		return err
+	}
+
+	spec, err := stagePayload(ctx, o, cfg, img, "/", log.Logger)
+	if err != nil {
+		return err
+	}
+
+	return writePayload(spec, o.Output, log.Logger)
+}
+
+// writePayload streams the payload archive to out through a temporary file,
+// synced and renamed only when complete.
+func writePayload(spec *payloadSpec, out string, log logrus.FieldLogger) error {
+	entries, err := initramfs.PayloadEntries(spec.input)
+	if err != nil {
+		return exitcode.With(exitcode.Initramfs, fmt.Errorf("listing payload archive entries: %w", err))
+	}
+	tmp := out + ".part"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return exitcode.With(exitcode.Initramfs, fmt.Errorf("creating %s: %w", tmp, err))
+	}
+	defer os.Remove(tmp) // a no-op after the rename
+
+	c := &progress.Counter{}
+	rep := progress.Start(log, c, progress.Options{Phase: "build-initrd", Total: spec.image.Size, TTY: tty(os.Stderr)})
+	bw := bufio.NewWriterSize(&teeWriter{w: f, c: c}, 1<<20)
+	err = initramfs.WriteArchive(bw, entries)
+	if err == nil {
+		err = bw.Flush()
+	}
+	rep.Stop()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return exitcode.With(exitcode.Initramfs, fmt.Errorf("writing payload archive %s: %w", tmp, err))
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return exitcode.With(exitcode.Initramfs, fmt.Errorf("renaming payload archive into %s: %w", out, err))
+	}
+	abs, _ := filepath.Abs(out)
+	log.WithFields(logrus.Fields{"initramfs": abs, "image_sha256": spec.image.SHA256}).Info("payload archive written")
+	return nil
+}
+
+type teeWriter struct {
+	w *os.File
+	c *progress.Counter
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	t.c.Add(n)
+	return n, err
+}

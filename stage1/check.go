@@ -1,0 +1,73 @@
+package stage1
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/takeover-dev/takeover/configjson"
+	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/plan"
+	"github.com/takeover-dev/takeover/preflight"
+)
+
+// Check runs every preflight check, changes nothing and prints a report.
+func Check(ctx context.Context, o Options, w io.Writer) error {
+	if err := o.Validate(Need{Config: true}); err != nil {
+		return err
+	}
+	log, err := newLogger(o)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cfg, err := loadConfig(o, log, configjson.Require{VPN: !o.NoVPNCheck})
+	if err != nil {
+		return err
+	}
+	disk, err := targetDisk(o)
+	if err != nil {
+		log.WithError(err).Warn("target disk unknown; the disk checks are skipped")
+	}
+	return runPreflight(ctx, o, cfg, disk, 0, log.Logger, w)
+}
+
+// runPreflight runs the checks; it prints the report to w when w is set,
+// and fails when any check failed.
+func runPreflight(ctx context.Context, o Options, cfg *configjson.Config, disk plan.DiskIdentity,
+	imageRaw int64, log logrus.FieldLogger, w io.Writer) error {
+	client, err := apiClient(o, cfg, log)
+	if err != nil {
+		return err
+	}
+	rep := preflight.Run(ctx, preflight.Options{
+		Root: "/", DeviceType: slug(o, cfg), APIEndpoint: cfg.APIEndpoint,
+		APIPing: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, o.Timeout())
+			defer cancel()
+			return client.Ping(ctx)
+		},
+		VPNEndpoint: cfg.VPNEndpoint, VPNPort: cfg.VPNPort, Timeout: o.Timeout(),
+		NoOSCheck: o.NoOSCheck, NoDTCheck: o.NoDTCheck, NoAPICheck: o.NoAPICheck, NoVPNCheck: o.NoVPNCheck,
+		NeedRoot: true, TargetDisk: disk.Name, TargetDiskSize: disk.Size, ImageRawSize: imageRaw, Log: log,
+	})
+	switch {
+	case w != nil && o.JSON:
+		err = rep.WriteJSON(w)
+	case w != nil:
+		err = rep.WriteTable(w)
+	default:
+		for _, c := range rep.Checks {
+			log.WithFields(logrus.Fields{"check": c.Name, "status": c.Status, "detail": c.Detail}).Info("preflight")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return exitcode.With(exitcode.Preflight, errors.New("preflight checks failed; see the report for each fix"))
+	}
+	return nil
+}

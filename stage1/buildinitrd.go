@@ -39,7 +39,7 @@ func BuildInitrd(ctx context.Context, o Options) error {
 		return err
 	}
 
-	spec, err := stagePayload(ctx, o, cfg, img, "/", log.Logger)
+	spec, err := stagePayload(o, cfg, img, "", log.Logger)
 	if err != nil {
 		return err
 	}

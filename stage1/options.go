@@ -57,6 +57,7 @@ type Options struct {
 	Arch         string // build-initrd: target architecture (GOARCH)
 	Stage2Binary string // build-initrd: takeover binary for Arch
 	JSON         bool   // check: print JSON
+	Hostname     string // build-initrd: hostname for config.json (it reads nothing of this machine)
 }
 
 // Defaults returns the options with the original tool's defaults.

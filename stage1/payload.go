@@ -1,7 +1,6 @@
 package stage1
 
 import (
-	"context"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -38,8 +37,10 @@ type payloadSpec struct {
 
 // stagePayload prepares the files of the payload archive in the work
 // directory: config.json as it will be written, NetworkManager keyfiles,
-// the backup, and the payload plan.
-func stagePayload(ctx context.Context, o Options, cfg *configjson.Config, img *plan.Image,
+// the backup, and the payload plan. root is the old OS to read network
+// settings and hostname from; "" reads nothing of this machine (an offline
+// build-initrd on a workstation must not carry the workstation's Wi-Fi).
+func stagePayload(o Options, cfg *configjson.Config, img *plan.Image,
 	root string, log logrus.FieldLogger) (*payloadSpec, error) {
 	stage := filepath.Join(o.WorkDir, "takeover-stage")
 	if err := os.RemoveAll(stage); err != nil {
@@ -78,15 +79,23 @@ func stagePayload(ctx context.Context, o Options, cfg *configjson.Config, img *p
 // stageConfig writes config.json as balenaOS will get it: with the
 // hostname (unless --no-keep-name) and the new device type.
 func stageConfig(o Options, cfg *configjson.Config, root, stage string, log logrus.FieldLogger) error {
-	if !o.NoKeepName {
-		name, err := preflight.Hostname(root)
-		if err != nil {
-			return fmt.Errorf("reading hostname (or pass --no-keep-name): %w", err)
+	if o.Hostname != "" {
+		if err := preflight.CheckHostname(o.Hostname); err != nil {
+			return fmt.Errorf("--hostname: %w", err)
 		}
-		if err := cfg.Set("hostname", name); err != nil {
+		if err := cfg.Set("hostname", o.Hostname); err != nil {
 			return err
 		}
-		log.WithField("hostname", name).Info("keeping hostname")
+	} else if !o.NoKeepName && root != "" {
+		name, err := preflight.Hostname(root)
+		switch {
+		case err != nil:
+			log.WithError(err).Warn("hostname not kept; balenaOS will name the device itself")
+		case cfg.Set("hostname", name) != nil:
+			return fmt.Errorf("setting hostname in config.json: %w", err)
+		default:
+			log.WithField("hostname", name).Info("keeping hostname")
+		}
 	}
 	if o.ChangeDTTo != "" {
 		if err := cfg.Set("deviceType", o.ChangeDTTo); err != nil {
@@ -99,7 +108,7 @@ func stageConfig(o Options, cfg *configjson.Config, root, stage string, log logr
 // stageNetwork collects the network settings to migrate into keyfiles.
 func stageNetwork(o Options, root, stage string, log logrus.FieldLogger) ([]string, error) {
 	res, err := netmigrate.Collect(netmigrate.Options{
-		Root: root, NoWifis: o.NoWifis, Wifis: o.Wifis, NMFiles: o.NwmgrCfgs, Log: log,
+		Root: root, NoWifis: o.NoWifis, Wifis: o.Wifis, NMFiles: o.NwmgrCfgs, NoScan: root == "", Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collecting network settings: %w", err)

@@ -58,13 +58,16 @@ func main() {
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	if err := run(o); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fakebalena:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
+// run serves until ctx ends; the base URL goes to stdout once listening.
+func run(ctx context.Context, o options, stdout io.Writer) error {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	lvl, err := logrus.ParseLevel(o.logLevel)
@@ -94,7 +97,7 @@ func run(o options) error {
 	if err := writeCA(o, srv); err != nil {
 		return err
 	}
-	return serve(o, srv, log)
+	return serve(ctx, o, srv, stdout, log)
 }
 
 func writeCA(o options, srv *fakeapi.Server) error {
@@ -111,7 +114,8 @@ func writeCA(o options, srv *fakeapi.Server) error {
 	return nil
 }
 
-func serve(o options, srv *fakeapi.Server, log logrus.FieldLogger) error {
+func serve(ctx context.Context, o options, srv *fakeapi.Server, stdout io.Writer,
+	log logrus.FieldLogger) error {
 	defer srv.Close()
 	if o.vpnListen != "" {
 		addr, err := srv.StartVPN(o.vpnListen)
@@ -125,9 +129,9 @@ func serve(o options, srv *fakeapi.Server, log logrus.FieldLogger) error {
 		return err
 	}
 	log.WithField("url", base).Info("fake api listening")
-	fmt.Println(base)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if _, err := fmt.Fprintln(stdout, base); err != nil {
+		return fmt.Errorf("printing base url: %w", err)
+	}
 	<-ctx.Done()
 	log.Info("fake api stopping")
 	return nil

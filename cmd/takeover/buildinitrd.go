@@ -23,6 +23,8 @@ func newBuildInitrdCmd() *cobra.Command {
 	addPayloadFlags(fs, &o)
 	fs.BoolVar(&o.Pretend, "pretend", false, "stage2 stops before the first write")
 	fs.StringVarP(&o.Output, "output", "o", "", "where to write the payload archive")
+	fs.StringVar(&o.Hostname, "hostname", "",
+		"hostname for config.json; build-initrd reads no network settings or hostname of this machine")
 	fs.StringVar(&o.Arch, "arch", o.Arch, "target architecture: amd64, arm64, arm (GOARCH names)")
 	fs.StringVar(&o.Stage2Binary, "stage2-binary", "",
 		"takeover binary for --arch (default: this binary, or takeover-linux-<arch> beside it)")

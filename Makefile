@@ -7,7 +7,7 @@ GOFLAGS_STATIC := CGO_ENABLED=0
 DIST := dist
 STATICCHECK_VERSION := 2025.1.1
 
-.PHONY: help build cross test lint bench e2e demo deps ci clean
+.PHONY: help build cross test vmtest lint bench e2e demo deps ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ cross: ## static binaries for linux amd64, arm64, armv7, armv6 into dist/
 deps: ## install the Debian packages the tests and the demo need
 	bash scripts/deps.sh
 
-test: deps ## unit tests (no root, no network, no VM)
-	$(GO) test -count=1 ./...
+test: deps ## unit tests (no root, no network, no VM; -short skips the QEMU ones)
+	$(GO) test -short -count=1 ./...
+
+vmtest: deps ## the package-level QEMU tests (initramfs unpacking, kexec round trip)
+	bash scripts/fetch-kernel.sh $${TAKEOVER_CACHE:-$$HOME/.cache/takeover} >/dev/null
+	$(GO) test -count=1 -run 'TestVM' ./initramfs/ ./kexec/
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -37,7 +41,7 @@ lint: ## gofmt, go vet and staticcheck
 bench: deps ## performance benchmarks: validate, build-initrd, flash (1 GiB images)
 	bash scripts/bench.sh
 
-e2e: deps ## every end-to-end scenario in QEMU
+e2e: vmtest ## the package QEMU tests, then every end-to-end scenario in QEMU
 	bash scripts/e2e.sh
 
 demo: ## migrate a QEMU Debian VM to a synthetic balenaOS against the fake API

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/initswap"
 	"github.com/takeover-dev/takeover/kexec"
 )
 
@@ -90,8 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	if err := kexec.Load(p.kernel, p.initrd, p.cmdline, o.Log); err != nil {
-		return exitcode.With(exitcode.Boot, fmt.Errorf("kexec refused, the old OS is untouched "+
-			"(the init-swap fallback is not implemented yet): %w", kexec.Explain(err)))
+		return initSwap(ctx, o, p.initrd, err)
 	}
 	p.cleanup(o.Log) // the kernel holds its own copies now
 
@@ -164,6 +164,27 @@ func chooseRootfs(o Options, initrd string) (bool, error) {
 		return false, err
 	}
 	return kexec.ChooseRootfs(st.Size(), total, available)
+}
+
+// initSwap boots stage2 by the init swap when the kernel cannot or will not
+// kexec (loadErr); any other load error stops the run, the old OS untouched.
+// With Pretend the swap is only checked.
+func initSwap(ctx context.Context, o Options, combined string, loadErr error) error {
+	explained := kexec.Explain(loadErr)
+	why, ok := initswap.FallBack(loadErr)
+	if !ok {
+		return exitcode.With(exitcode.Boot,
+			fmt.Errorf("kexec refused, the old OS is untouched: %w", explained))
+	}
+	o.Log.WithError(explained).WithField("reason", why).
+		Warn("kexec refused: falling back to the init swap")
+	err := initswap.Prepare(ctx, initswap.Options{Combined: combined, Pretend: o.Pretend,
+		Log: o.Log, Root: o.Root, ProcRoot: o.ProcRoot})
+	if err != nil {
+		return exitcode.With(exitcode.Boot, fmt.Errorf("kexec refused (%w) and the init swap "+
+			"failed, the old OS keeps running: %w", explained, err))
+	}
+	return nil
 }
 
 func unloadPretend(log logrus.FieldLogger) error {

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -190,14 +189,21 @@ func freeLoopbackAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// requests returns the fake API's request log lines.
-func (f *fakeAPI) requests(t *testing.T) []string {
+// checkDownloaded checks the fake API served the image to the guest, with
+// the config's API key.
+func (f *fakeAPI) checkDownloaded(t *testing.T, apiKey string) {
 	t.Helper()
 	b, err := os.ReadFile(f.requestsLog)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
+	must(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		var r struct{ Method, Path, Auth string }
+		if json.Unmarshal([]byte(l), &r) == nil && r.Method == "POST" && r.Path == "/download" {
+			if r.Auth != "Bearer "+apiKey {
+				t.Fatalf("image download authorised as %q, want the config's apiKey", r.Auth)
+			}
+			t.Logf("PASS the guest downloaded the image from the fake API with its apiKey")
+			return
+		}
 	}
-	return strings.Split(strings.TrimSpace(string(b)), "\n")
+	t.Fatalf("the fake API saw no POST /download:\n%s", b)
 }
-
-func (f *fakeAPI) String() string { return fmt.Sprintf("fake API %s", f.base) }

@@ -30,6 +30,7 @@ func TestKexecHappyPath(t *testing.T) {
 	expectStage2Success(t, vm)
 
 	step(t, "checking the disk from the host")
+	s.api.checkDownloaded(t, s.apiKey)
 	checkFlashedDisk(t, s, vm, disk)
 }
 

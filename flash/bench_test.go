@@ -42,9 +42,15 @@ func BenchmarkFlashVsPipeline(b *testing.B) {
 	for round := range b.N {
 		// Rotate the order: the machine is shared and its disk speed drifts.
 		runs := []func(){
-			func() { ours = append(ours, timeIt(b, gz, func() error { return flashFile(gz, target, sum) })) },
-			func() { admin = append(admin, timeIt(b, gz, func() error { return adminPipeline(gz, target) })) },
-			func() { limit = append(limit, timeIt(b, raw, func() error { return fsLimit(raw, target) })) },
+			func() {
+				ours = append(ours, timeIt(b, gz, func() error { return flashFile(gz, target, sum) }))
+			},
+			func() {
+				admin = append(admin, timeIt(b, gz, func() error { return adminPipeline(gz, target) }))
+			},
+			func() {
+				limit = append(limit, timeIt(b, raw, func() error { return fsLimit(raw, target) }))
+			},
 		}
 		for k := range runs {
 			runs[(round+k)%len(runs)]()

@@ -13,6 +13,10 @@ type CmdlineOptions struct {
 const (
 	rdinitParam = "rdinit=/init" // stage2 is /init in the initramfs
 	panicParam  = "panic=10"     // a dead stage2 reboots, into the old OS if nothing was written
+	// loglevelParam keeps the kernel's info messages, and stage2's own lines
+	// copied into /dev/kmsg, off the console, where stage2 already prints
+	// them; warnings and errors still show. An existing loglevel= is kept.
+	loglevelParam = "loglevel=4"
 	// ramfsParam makes rootfs a ramfs. The kernel's init_rootfs (init/do_mounts.c)
 	// picks tmpfs only when CONFIG_TMPFS is set, root= is absent, and rootfstype= is
 	// absent or names tmpfs; any root= makes it ramfs. Since rdinit=/init exists in
@@ -56,11 +60,23 @@ func Cmdline(current string, o CmdlineOptions) string {
 			kept = append(kept, p)
 		}
 	}
+	if !hasParam(kept, "loglevel") {
+		kept = append(kept, loglevelParam)
+	}
 	if o.Ramfs {
 		kept = append(kept, ramfsParam)
 	}
 	kept = append(kept, rdinitParam, panicParam)
 	return strings.Join(kept, " ")
+}
+
+func hasParam(params []string, key string) bool {
+	for _, p := range params {
+		if k, _, _ := strings.Cut(p, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 func isDropped(param string) bool {

@@ -29,7 +29,7 @@ func TestCmdline(t *testing.T) {
 				"numa_policy=interleave nvme.max_host_mem_size_mb=0 " +
 				"smsc95xx.macaddr=DC:A6:32:01:02:03 vc_mem.mem_base=0x3eb00000 " +
 				"vc_mem.mem_size=0x3ff00000 console=ttyS0,115200 console=tty1 " +
-				"cfg80211.ieee80211_regdom=GB rdinit=/init panic=10",
+				"cfg80211.ieee80211_regdom=GB loglevel=4 rdinit=/init panic=10",
 		},
 		{
 			// Raspberry Pi OS Bullseye 32-bit on a Pi 3, first boot: init= runs
@@ -44,13 +44,13 @@ func TestCmdline(t *testing.T) {
 			want: "coherent_pool=1M 8250.nr_uarts=1 bcm2708_fb.fbwidth=656 " +
 				"bcm2708_fb.fbheight=416 bcm2708_fb.fbswap=1 vc_mem.mem_base=0x3ec00000 " +
 				"vc_mem.mem_size=0x40000000 cma=64M console=ttyS0,115200 console=tty1 " +
-				"root=/dev/ram0 rdinit=/init panic=10",
+				"loglevel=4 root=/dev/ram0 rdinit=/init panic=10",
 		},
 		{
 			name: "debian 12 with grub",
 			current: "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 " +
 				"root=UUID=0a1b2c3d-1111-2222-3333-444455556666 ro quiet",
-			want: "rdinit=/init panic=10",
+			want: "loglevel=4 rdinit=/init panic=10",
 		},
 		{
 			name: "debian cloud image with serial consoles",
@@ -58,7 +58,7 @@ func TestCmdline(t *testing.T) {
 				"root=PARTUUID=5a4c7e0c-0f7d-4f4e-9a0e-6c1c7a3b2d10 ro console=tty0 " +
 				"console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0",
 			want: "console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0 " +
-				"rdinit=/init panic=10",
+				"loglevel=4 rdinit=/init panic=10",
 		},
 		{
 			name: "ubuntu 22.04 server with lvm, resume and systemd options",
@@ -71,17 +71,17 @@ func TestCmdline(t *testing.T) {
 			name: "efi stub initrd, crash kernel, hardware quirks kept",
 			current: "initrd=\\initrd.img root=/dev/sda2 rw crashkernel=256M nomodeset " +
 				"pci=nomsi earlycon=uart8250,mmio32,0xfe215040 panic=0",
-			want: "nomodeset pci=nomsi earlycon=uart8250,mmio32,0xfe215040 rdinit=/init panic=10",
+			want: "nomodeset pci=nomsi earlycon=uart8250,mmio32,0xfe215040 loglevel=4 rdinit=/init panic=10",
 		},
 		{
 			name:    "unbalanced quote at the end",
 			current: `console=ttyS0 foo="bar`,
-			want:    `console=ttyS0 rdinit=/init panic=10`,
+			want:    `console=ttyS0 loglevel=4 rdinit=/init panic=10`,
 		},
 		{
 			name:    "runlevel and init arguments after --",
 			current: `console=ttyAMA0 single dyndbg="file drivers/usb/* +p" -- --foo bar`,
-			want:    `console=ttyAMA0 dyndbg="file drivers/usb/* +p" rdinit=/init panic=10`,
+			want:    `console=ttyAMA0 dyndbg="file drivers/usb/* +p" loglevel=4 rdinit=/init panic=10`,
 		},
 	}
 	for _, tc := range tests {

@@ -20,9 +20,15 @@ const memoryLimit = 128 << 20
 // 2 GiB image to a slow SD card three times takes well under an hour.
 const hardTimeout = 2 * time.Hour
 
-// Main is stage2 as PID 1. It never returns: success and failure both end
-// in a reboot, and if rebooting fails it keeps trying.
-func Main() {
+// Main is stage2 as PID 1. As PID 1 it never returns: success and failure
+// both end in a reboot, and if rebooting fails it keeps trying. As any other
+// process it refuses at once and returns the reason, for it would mount
+// over /run and reboot the machine it runs on.
+func Main() error {
+	if pid := os.Getpid(); pid != 1 {
+		return fmt.Errorf("refusing to run stage2 as process %d: it runs only as PID 1 "+
+			"in the takeover initramfs", pid)
+	}
 	cfg := DefaultConfig()
 	defer func() {
 		if p := recover(); p != nil {
@@ -44,6 +50,7 @@ func Main() {
 		rebootForever()
 	})
 	Run(context.Background(), linuxSystem{}, cfg) // its ending reboots and logs why
+	return nil                                    // not reached: the deferred reboot loops
 }
 
 // rebootForever syncs briefly and reboots, again and again if it must.

@@ -9,11 +9,13 @@ import (
 	"syscall"
 
 	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/initswap"
 )
 
 func main() {
 	if os.Getpid() == 1 {
-		runStage2() // never returns
+		initswap.EnterIfSwapped() // returns at once when started from an initramfs
+		runStage2()               // never returns
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)

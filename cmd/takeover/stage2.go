@@ -1,14 +1,21 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 
+	"github.com/takeover-dev/takeover/exitcode"
 	"github.com/takeover-dev/takeover/stage2init"
 )
 
-// runStage2 becomes PID 1's work in the initramfs; it never returns.
+// runStage2 becomes PID 1's work in the initramfs; as PID 1 it never
+// returns. Anywhere else stage2 refuses at once, before touching anything.
 func runStage2() {
-	stage2init.Main()
+	err := stage2init.Main()
+	fmt.Fprintf(os.Stderr, "takeover: %v\n", err)
+	os.Exit(int(exitcode.Usage))
 }
 
 func newStage2Cmd() *cobra.Command {

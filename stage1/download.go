@@ -44,15 +44,22 @@ func Download(ctx context.Context, o Options) error {
 // maxRaw is the target disk's size, 0 when unknown.
 func obtainImage(ctx context.Context, o Options, cfg *configjson.Config, log logrus.FieldLogger,
 	maxRaw int64) (*plan.Image, error) {
-	path := o.Image
+	path, downloaded := o.Image, false
 	if path == "" {
 		var err error
 		if path, err = downloadImage(ctx, o, cfg, log); err != nil {
 			return nil, err
 		}
+		downloaded = true
 	}
 	img, err := image.Validate(ctx, path, image.Options{MaxRawSize: maxRaw, Log: log, TTY: tty(os.Stderr)})
 	if err != nil {
+		if downloaded {
+			// A download that is no valid image is worth nothing; the user's
+			// own -i file is never removed.
+			os.Remove(path)
+			os.Remove(fetch.SidecarPath(path))
+		}
 		return nil, exitcode.With(exitcode.Fetch, fmt.Errorf("validating image %s: %w", path, err))
 	}
 	return img, nil

@@ -141,7 +141,7 @@ func TestPrepare(t *testing.T) {
 	if want := filepath.Join(e.root, "boot", "vmlinuz-"+release); p.kernel != want {
 		t.Errorf("prepare(fake machine) kernel = %s, want %s", p.kernel, want)
 	}
-	if want := "console=ttyS0,115200 rdinit=/init panic=10"; p.cmdline != want {
+	if want := "console=ttyS0,115200 loglevel=4 rdinit=/init panic=10"; p.cmdline != want {
 		t.Errorf("prepare(fake machine) cmdline = %q, want %q", p.cmdline, want)
 	}
 	st, err := os.Stat(p.initrd)

@@ -130,6 +130,7 @@ func readGPT(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 		return nil, err
 	}
 	t := &Table{Kind: "gpt", SectorSize: ss}
+	copy(t.DiskGUID[:], h.raw[56:72])
 	for i := 0; i < int(h.entries); i++ {
 		e := entries[i*int(h.entrySize):]
 		p, ok, err := gptPartition(e, i+1, ss)
@@ -161,8 +162,10 @@ func gptPartition(e []byte, n, ss int) (Partition, bool, error) {
 	if last < first || last >= 1<<62/uint64(ss) {
 		return Partition{}, false, fmt.Errorf("GPT entry %d spans LBA %d to %d", n, first, last)
 	}
-	return Partition{Number: n, Start: int64(first) * int64(ss),
-		Size: int64(last-first+1) * int64(ss), Type: typ, Name: utf16Name(e[56:128])}, true, nil
+	p := Partition{Number: n, Start: int64(first) * int64(ss),
+		Size: int64(last-first+1) * int64(ss), Type: typ, Name: utf16Name(e[56:128])}
+	copy(p.UniqueGUID[:], e[16:32])
+	return p, true, nil
 }
 
 const zeroGUID = "00000000-0000-0000-0000-000000000000"

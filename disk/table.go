@@ -5,6 +5,7 @@
 package disk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,13 @@ type Table struct {
 	Kind       string // "mbr" or "gpt"
 	SectorSize int    // logical sector size the table was read with
 	Partitions []Partition
+
+	// DiskSignature is the 32-bit MBR disk signature (bytes 440 to 443 of
+	// the first sector), read on GPT disks too, from the protective MBR.
+	DiskSignature uint32
+	// DiskGUID is the GPT disk GUID in its on-disk (mixed-endian) byte
+	// order; zero on MBR.
+	DiskGUID [16]byte
 }
 
 // Partition is one entry of a partition table, with what its file system
@@ -27,6 +35,10 @@ type Partition struct {
 	Name   string // GPT partition name; empty on MBR
 	FSType string // probed: "vfat", "ext2", "ext3", "ext4", or empty when unknown
 	Label  string // probed file system label
+
+	// UniqueGUID is the GPT unique partition GUID in its on-disk
+	// (mixed-endian) byte order, the order UEFI device paths use; zero on MBR.
+	UniqueGUID [16]byte
 }
 
 // End returns the byte offset just past the partition.
@@ -74,6 +86,7 @@ func ReadTable(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 	if err := t.checkBounds(size); err != nil {
 		return nil, err
 	}
+	t.DiskSignature = binary.LittleEndian.Uint32(mbr[440:])
 	return t, nil
 }
 

@@ -1,9 +1,5 @@
 //go:build e2e
 
-// Package e2e holds the end-to-end scenarios: a Debian old OS with systemd in
-// QEMU (TCG) migrated by takeover against the local fake balena API, the
-// disk's bytes checked afterwards, and the new OS booted. Run with
-// `go test -tags e2e ./e2e/...` or scripts/e2e.sh.
 package e2e
 
 import (

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"time"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -68,7 +69,8 @@ func onDiskRoot() bool {
 	if err := unix.Statfs("/", &st); err != nil {
 		return false // cannot tell: let stage2 find its plan or fail
 	}
-	return st.Type != tmpfsMagic && st.Type != ramfsMagic
+	fsMagic := uint32(st.Type) // int32 on 32-bit ARM, int64 elsewhere
+	return fsMagic != tmpfsMagic && fsMagic != ramfsMagic
 }
 
 // pid1 is the logging and the last resorts of PID 1 in swap mode.
@@ -84,9 +86,10 @@ func newPID1(dev string) *pid1 {
 		unix.SIGUSR2, unix.SIGPIPE, unix.SIGALRM, unix.SIGPWR, unix.SIGTSTP, unix.SIGTTIN,
 		unix.SIGTTOU)
 	name, _ := unix.BytePtrFromString(pid1Name)
-	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafePointer(name)), 0, 0, 0) // only a name
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0) // only a name
 	var out []io.Writer
-	if fd, err := unix.Open(filepath.Join(dev, "console"), unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+	console := filepath.Join(dev, "console")
+	if fd, err := unix.Open(console, unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
 		for _, to := range []int{0, 1, 2} {
 			if fd != to {
 				_ = unix.Dup3(fd, to, 0) // without a console, kmsg still logs
@@ -169,6 +172,9 @@ func (p *pid1) backToOldInit(m marker, err error) {
 	}
 	if uerr := unix.Unmount(m.Init, unix.MNT_DETACH); uerr != nil {
 		p.rebootAfter("uncovering the old init "+m.Init, uerr)
+	}
+	if m.NewRoot != "" && unix.Chdir("/") == nil {
+		_ = unix.Unmount(m.NewRoot, unix.MNT_DETACH) // frees its RAM; the old OS runs either way
 	}
 	eerr := unix.Exec(m.Init, os.Args, os.Environ())
 	p.rebootAfter("executing the old init "+m.Init, eerr)

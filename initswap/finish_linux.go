@@ -7,13 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
-
-func unsafePointer(p *byte) unsafe.Pointer { return unsafe.Pointer(p) }
 
 // finish is /init in the new root, still PID 1: it stops the old OS's
 // processes and unmounts the old root, so that stage2 finds the machine as
@@ -34,6 +31,9 @@ func finish() {
 	if err != nil {
 		p.rebootAfter("unmounting the old root", err)
 	}
+	// TODO: a root on LVM, dm-crypt or a loop device leaves that device
+	// holding the disk after the unmount; it is not torn down here, so
+	// stage2 refuses the busy disk and reboots into the old OS.
 	p.waitReleased(blockDevices(mounts))
 	if err := unix.Unmount("/proc", 0); err != nil {
 		p.log.WithError(err).Warn("cannot unmount /proc before stage2")

@@ -53,7 +53,7 @@ func TestCheckMemory(t *testing.T) {
 			unpacked: 400 * mib},
 		{name: "one MiB short", mi: memInfo{Total: 1024 * mib, Available: 607 * mib},
 			unpacked: 400 * mib,
-			wantErr: []string{"607 MiB available of 1024 MiB", "need 608 MiB", "400 MiB unpacked"}},
+			wantErr:  []string{"607 MiB available of 1024 MiB", "need 608 MiB", "400 MiB unpacked"}},
 		{name: "swapped pages come back", mi: memInfo{Total: 1024 * mib, Available: 700 * mib,
 			SwapTotal: 512 * mib, SwapFree: 412 * mib}, unpacked: 400 * mib,
 			wantErr: []string{"need 708 MiB", "100 MiB swapped out"}},

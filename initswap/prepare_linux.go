@@ -5,12 +5,14 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -55,6 +57,9 @@ func Prepare(ctx context.Context, o Options) (err error) {
 	}
 	if err := s.bindInit(); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("before making PID 1 re-execute: %w", err)
 	}
 	unix.Sync()
 	return s.reexec(ctx)
@@ -107,7 +112,11 @@ func (s *swap) check() (*listing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checking the init swap: %w", err)
 	}
-	mi, err := readMemInfo(s.o.ProcRoot)
+	err = checkNewInit(l)
+	var mi memInfo
+	if err == nil {
+		mi, err = readMemInfo(s.o.ProcRoot)
+	}
 	if err == nil {
 		err = checkMemory(mi, l.unpacked)
 	}
@@ -174,9 +183,6 @@ func (s *swap) fill(l *listing) error {
 	}
 	s.log.WithFields(logrus.Fields{"bytes": l.unpacked, "duration": time.Since(start)}).
 		Info("unpacked the initramfs")
-	if err := checkNewInit(filepath.Join(dir, "init")); err != nil {
-		return err
-	}
 	if err := mknodChar(filepath.Join(dir, "dev", "kmsg"), 0o600, 1, 11); err != nil {
 		return fmt.Errorf("creating /dev/kmsg in the new root: %w", err)
 	}
@@ -200,19 +206,19 @@ func mknodChar(path string, perm os.FileMode, major, minor uint32) error {
 }
 
 // checkNewInit refuses an /init that this machine cannot run or that would
-// not know swap mode (a takeover older than this package).
-func checkNewInit(path string) error {
+// not know swap mode (a takeover older than this package): as PID 1 it
+// would run stage2 on the live disk.
+func checkNewInit(l *listing) error {
 	self, err := elf.Open("/proc/self/exe")
 	if err != nil {
 		return fmt.Errorf("reading this executable's ELF header: %w", err)
 	}
 	defer self.Close()
-	f, err := os.Open(path)
+	init, err := l.readerAt("/init")
 	if err != nil {
 		return fmt.Errorf("checking the initramfs's /init: %w", err)
 	}
-	defer f.Close()
-	e, err := elf.NewFile(f)
+	e, err := elf.NewFile(init)
 	if err != nil {
 		return fmt.Errorf("checking the initramfs's /init: %w", err)
 	}
@@ -221,7 +227,7 @@ func checkNewInit(path string) error {
 			"runs %v %v: build the payload for this architecture", e.Class, e.Machine,
 			self.Class, self.Machine)
 	}
-	ok, err := knowsSwapMode(f)
+	ok, err := knowsSwapMode(io.NewSectionReader(init, 0, 1<<62))
 	if err != nil {
 		return fmt.Errorf("checking the initramfs's /init: %w", err)
 	}
@@ -264,51 +270,18 @@ func (s *swap) swapoff() error {
 		if err != nil {
 			return fmt.Errorf("turning off swap %s: %w", a, err)
 		}
-		if _, _, e := unix.Syscall(unix.SYS_SWAPOFF, uintptr(unsafePointer(p)), 0, 0); e != 0 {
+		if _, _, e := unix.Syscall(unix.SYS_SWAPOFF, uintptr(unsafe.Pointer(p)), 0, 0); e != 0 {
 			return fmt.Errorf("turning off swap %s: %w", a, e)
 		}
 		s.log.WithField("swap", a).Info("turned off swap")
 		s.onUndo("turning swap "+a+" on again", func() error {
-			if _, _, e := unix.Syscall(unix.SYS_SWAPON, uintptr(unsafePointer(p)), 0, 0); e != 0 {
+			if _, _, e := unix.Syscall(unix.SYS_SWAPON, uintptr(unsafe.Pointer(p)), 0, 0); e != 0 {
 				return e
 			}
 			return nil
 		})
 	}
 	return nil
-}
-
-// readSwaps lists the active swap areas of procRoot/swaps.
-func readSwaps(procRoot string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, "swaps"))
-	if err != nil {
-		return nil, fmt.Errorf("listing swap areas: %w", err)
-	}
-	var areas []string
-	for i, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if i == 0 || len(f) == 0 {
-			continue // the heading
-		}
-		areas = append(areas, unescapeOctal(f[0]))
-	}
-	return areas, nil
-}
-
-// unescapeOctal undoes the \040-style escapes of /proc/swaps and mountinfo.
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // bindInit mounts the unpacked /init over PID 1's executable.

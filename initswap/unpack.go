@@ -1,6 +1,7 @@
 package initswap
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ func (l *listing) unpackMember(dir string, m initramfs.Member, mknod charDev) er
 		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
-		return os.Chmod(target, m.Mode.Perm())
+		return os.Chmod(target, permBits(m.Mode))
 	case m.Mode.IsRegular():
 		return l.writeFile(target, m)
 	case m.Mode&os.ModeCharDevice != 0:
@@ -125,7 +126,12 @@ func (l *listing) writeFile(target string, m initramfs.Member) error {
 	if n != m.Size {
 		return fmt.Errorf("wrote %d of %d bytes: %w", n, m.Size, io.ErrUnexpectedEOF)
 	}
-	return os.Chmod(target, m.Mode.Perm()|m.Mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+	return os.Chmod(target, permBits(m.Mode))
+}
+
+// permBits are the permission, set-id and sticky bits of m.
+func permBits(m os.FileMode) os.FileMode {
+	return m.Perm() | m&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
 }
 
 // body reads a member directly for an uncompressed segment (the combined
@@ -135,4 +141,25 @@ func (l *listing) body(m initramfs.Member) (io.Reader, error) {
 		return io.NewSectionReader(l.file, m.Offset, m.Size), nil
 	}
 	return initramfs.Extract(l.file, l.size, m.Name)
+}
+
+// readerAt returns the body of the file the kernel would leave at name,
+// read into memory when its segment is compressed.
+func (l *listing) readerAt(name string) (io.ReaderAt, error) {
+	m, ok := l.Find(name)
+	if !ok || !m.Mode.IsRegular() {
+		return nil, fmt.Errorf("no regular file %s in the initramfs", name)
+	}
+	body, err := l.body(m)
+	if err != nil {
+		return nil, err
+	}
+	if ra, ok := body.(io.ReaderAt); ok {
+		return ra, nil
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return bytes.NewReader(b), nil
 }

@@ -21,7 +21,7 @@ type explanation struct {
 // permissionCause tells them apart.
 var explanations = map[unix.Errno]explanation{
 	unix.ENOSYS: {"this kernel was built without kexec (CONFIG_KEXEC_FILE, CONFIG_KEXEC)",
-		"use a kernel with kexec support, or the init-swap boot path"},
+		"takeover falls back to the init swap; for kexec use a kernel built with it"},
 	unix.EPERM: {"the kernel refused to load a new kernel: this process lacks CAP_SYS_BOOT " +
 		"(not root, or inside a container), or a security module forbids kexec",
 		"run takeover as root (it needs CAP_SYS_BOOT)"},
@@ -37,10 +37,10 @@ var explanations = map[unix.Errno]explanation{
 	unix.EBUSY: {"another kexec load is running, or (arm64) the secondary CPUs cannot be " +
 		"taken offline: firmware with spin tables, such as the Raspberry Pi 3 and 4, " +
 		"has no way to stop them (dmesg: \"CPUs are stuck in the kernel\")",
-		"on a Raspberry Pi use the init-swap boot path; otherwise run takeover again"},
+		"takeover falls back to the init swap; if another kexec load was running, run takeover again"},
 	unix.ENOEXEC: {"the kernel does not accept this image format (x86 needs a bzImage loadable " +
 		"above 4 GiB, arm64 a plain Image; 32-bit ARM has no kexec_file_load at all)",
-		"pass the running kernel's image with --kernel, or use the init-swap boot path"},
+		"pass the running kernel's image with --kernel; otherwise takeover falls back to the init swap"},
 	unix.ENOMEM: {"the kernel found no memory for the new kernel and initramfs",
 		"stop services to free memory, or build a smaller payload"},
 	unix.EINVAL: {"the kernel found the image or initramfs invalid (empty, truncated) " +
@@ -84,7 +84,7 @@ func permissionCause(procRoot, sysRoot string, fallback explanation) explanation
 			"kexec is disabled by the sysctl kernel.kexec_load_disabled=1, " +
 				"which cannot be undone until the next reboot",
 			"remove the setting from /etc/sysctl.d (or the kernel command line), " +
-				"reboot, and run takeover again; or use the init-swap boot path"}
+				"reboot, and run takeover again; until then takeover falls back to the init swap"}
 	}
 	lockdown := readTrimmed(filepath.Join(sysRoot, "kernel/security/lockdown"))
 	if mode := lockdownMode(lockdown); mode != "" && mode != "none" {

@@ -6,6 +6,7 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,7 +102,13 @@ func Run(ctx context.Context, o Options) error {
 	if err := ctx.Err(); err != nil {
 		return exitcode.With(exitcode.Interrupted, unloadAfter("before jumping", err))
 	}
-	return exitcode.With(exitcode.Boot, unloadAfter("jumping into stage2", kexec.Jump(o.Log)))
+	err = kexec.Jump(o.Log)
+	if errors.Is(err, kexec.ErrShutdownStarted) {
+		// The shutdown owns the loaded image now; unloading it would turn
+		// the kexec into a plain reboot into the old OS halfway through.
+		return exitcode.With(exitcode.Boot, fmt.Errorf("jumping into stage2: %w", err))
+	}
+	return exitcode.With(exitcode.Boot, unloadAfter("jumping into stage2", err))
 }
 
 // prepare does every step up to the load. The files it made are in the

@@ -315,3 +315,16 @@ func TestConcatPadsAndAppends(t *testing.T) {
 			got[:12], len(want))
 	}
 }
+
+func TestFileSystemsAddsEfivarfsOnEFI(t *testing.T) {
+	sys := t.TempDir()
+	if got := fileSystems(sys); strings.Join(got, ",") != "vfat,ext4" {
+		t.Errorf("fileSystems(BIOS) = %v, want [vfat ext4]", got)
+	}
+	if err := os.MkdirAll(filepath.Join(sys, "firmware/efi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileSystems(sys); strings.Join(got, ",") != "vfat,ext4,efivarfs" {
+		t.Errorf("fileSystems(EFI) = %v, want [vfat ext4 efivarfs]", got)
+	}
+}

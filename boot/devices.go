@@ -93,7 +93,7 @@ func devicePlan(o Options, devs *devices, release string) (*plan.Device, []kmod.
 		SysRoot:     o.SysRoot,
 		ModulesDir:  modulesDir(o, release),
 		Devices:     nonEmpty(devs.target, devs.log),
-		FileSystems: []string{"vfat", "ext4"},
+		FileSystems: fileSystems(o.SysRoot),
 		Watchdog:    true,
 		Log:         o.Log,
 	})
@@ -195,4 +195,14 @@ func nonEmpty(list ...string) []string {
 		}
 	}
 	return out
+}
+
+// fileSystems are the file systems stage2 mounts: the new boot (vfat) and
+// data (ext4) partitions, and efivarfs for the boot entry on EFI machines.
+func fileSystems(sysRoot string) []string {
+	fs := []string{"vfat", "ext4"}
+	if _, err := os.Stat(filepath.Join(sysRoot, "firmware/efi")); err == nil {
+		fs = append(fs, "efivarfs")
+	}
+	return fs
 }

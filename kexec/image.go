@@ -17,6 +17,11 @@ import (
 // read (for example a 32-bit ARM zImage compressed with xz or lzo).
 var ErrNoVersion = errors.New("no readable version string in the kernel image")
 
+// ErrShutdownStarted says Jump handed the machine to the init system's
+// shutdown for kexec: the loaded image must stay loaded, the shutdown
+// itself will jump into it.
+var ErrShutdownStarted = errors.New("systemctl kexec was accepted")
+
 // format is the container format of a kernel image file.
 type format int
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,14 +41,21 @@ func Jump(log logrus.FieldLogger) error {
 // systemctlKexec asks systemd for the kexec target and waits for the end.
 // systemd's shutdown boots the image loaded by Load: it finds
 // /sys/kernel/kexec_loaded set, so it loads nothing of its own.
+// systemctlKexec queues systemd's kexec job and waits for the shutdown to
+// end this process. --no-block makes the exit status say only whether the
+// job was queued: systemctl itself is killed with this service once the
+// shutdown runs, which must not read as a failure.
 func systemctlKexec(log logrus.FieldLogger) error {
-	out, err := exec.Command("systemctl", "kexec").CombinedOutput()
+	out, err := exec.Command("systemctl", "--no-block", "kexec").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("running systemctl kexec: %w: %s", err, strings.TrimSpace(string(out)))
 	}
+	// From here the shutdown stops this service: let SIGTERM end the
+	// process at once rather than hold the shutdown up to its stop timeout.
+	signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	log.WithField("wait", shutdownWait).Info("systemd is shutting down for kexec")
 	time.Sleep(shutdownWait)
-	return fmt.Errorf("systemctl kexec was accepted but the system is still up after %s", shutdownWait)
+	return fmt.Errorf("%w, but the system is still up after %s", ErrShutdownStarted, shutdownWait)
 }
 
 // initIsSystemd reports whether PID 1 is systemd.

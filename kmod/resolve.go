@@ -30,6 +30,8 @@ var fsModules = map[string]struct{ required, optional []string }{
 	"ext4": {required: []string{"ext4"}, optional: []string{"crc32c_generic"}},
 	"ext3": {required: []string{"ext4"}, optional: []string{"crc32c_generic"}},
 	"ext2": {required: []string{"ext4"}, optional: []string{"crc32c_generic"}},
+	// stage2 writes the EFI boot entry through efivarfs (a module on Debian).
+	"efivarfs": {required: []string{"efivarfs"}},
 }
 
 // Resolve returns the loadable modules that drive the given devices, mount

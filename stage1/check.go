@@ -9,6 +9,7 @@ import (
 
 	"github.com/takeover-dev/takeover/configjson"
 	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/kexec"
 	"github.com/takeover-dev/takeover/plan"
 	"github.com/takeover-dev/takeover/preflight"
 )
@@ -31,13 +32,19 @@ func Check(ctx context.Context, o Options, w io.Writer) error {
 	if err != nil {
 		log.WithError(err).Warn("target disk unknown; the disk checks are skipped")
 	}
-	return runPreflight(ctx, o, cfg, disk, 0, log.Logger, w)
+	var img *plan.Image
+	if o.Image != "" {
+		if img, err = obtainImage(ctx, o, cfg, log.Logger, disk.Size); err != nil {
+			return err
+		}
+	}
+	return runPreflight(ctx, o, cfg, disk, img, log.Logger, w)
 }
 
 // runPreflight runs the checks; it prints the report to w when w is set,
 // and fails when any check failed.
 func runPreflight(ctx context.Context, o Options, cfg *configjson.Config, disk plan.DiskIdentity,
-	imageRaw int64, log logrus.FieldLogger, w io.Writer) error {
+	img *plan.Image, log logrus.FieldLogger, w io.Writer) error {
 	client, err := apiClient(o, cfg, log)
 	if err != nil {
 		return err
@@ -51,7 +58,8 @@ func runPreflight(ctx context.Context, o Options, cfg *configjson.Config, disk p
 		},
 		VPNEndpoint: cfg.VPNEndpoint, VPNPort: cfg.VPNPort, Timeout: o.Timeout(),
 		NoOSCheck: o.NoOSCheck, NoDTCheck: o.NoDTCheck, NoAPICheck: o.NoAPICheck, NoVPNCheck: o.NoVPNCheck,
-		NeedRoot: true, TargetDisk: disk.Name, TargetDiskSize: disk.Size, ImageRawSize: imageRaw, Log: log,
+		NeedRoot: true, TargetDisk: disk.Name, TargetDiskSize: disk.Size,
+		ImageRawSize: imageRaw(img), MinMemory: memoryNeed(img), Log: log,
 	})
 	switch {
 	case w != nil && o.JSON:
@@ -70,4 +78,23 @@ func runPreflight(ctx context.Context, o Options, cfg *configjson.Config, disk p
 		return exitcode.With(exitcode.Preflight, errors.New("preflight checks failed; see the report for each fix"))
 	}
 	return nil
+}
+
+func imageRaw(img *plan.Image) int64 {
+	if img == nil {
+		return 0
+	}
+	return img.RawSize
+}
+
+// memoryNeed estimates the RAM the old OS needs to load the initramfs:
+// kexec_file_load holds the payload twice for a moment (the file's pages
+// and the kernel's copy), plus the stage2 binary and a working margin.
+// boot checks the exact figure again once the archive exists.
+func memoryNeed(img *plan.Image) int64 {
+	if img == nil {
+		return 0
+	}
+	const binaryAndFiles = 32 << 20
+	return 2*(img.Size+binaryAndFiles) + kexec.RootfsMargin
 }

@@ -47,7 +47,7 @@ func Migrate(ctx context.Context, o Options) error {
 	}
 	log.WithFields(logrus.Fields{"disk": disk.Name, "bytes": disk.Size}).Info("target disk")
 
-	if err := runPreflight(ctx, o, cfg, disk, 0, log.Logger, nil); err != nil {
+	if err := runPreflight(ctx, o, cfg, disk, nil, log.Logger, nil); err != nil {
 		return err
 	}
 

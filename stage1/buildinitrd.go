@@ -18,21 +18,14 @@ import (
 // BuildInitrd writes the portable payload archive. It checks nothing of
 // the machine it runs on, so it may run offline on a workstation.
 func BuildInitrd(ctx context.Context, o Options) error {
-	if err := o.Validate(Need{Config: true}); err != nil {
-		return err
-	}
 	if o.Output == "" {
 		return exitcode.With(exitcode.Usage, fmt.Errorf("-o/--output is required: name the payload archive to write"))
 	}
-	log, err := newLogger(o)
+	log, cfg, err := start(o, configjson.Require{APIKey: o.Image == ""})
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cfg, err := loadConfig(o, log, configjson.Require{APIKey: o.Image == ""})
-	if err != nil {
-		return err
-	}
 
 	img, err := obtainImage(ctx, o, cfg, log.Logger, 0)
 	if err != nil {

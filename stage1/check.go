@@ -16,18 +16,11 @@ import (
 
 // Check runs every preflight check, changes nothing and prints a report.
 func Check(ctx context.Context, o Options, w io.Writer) error {
-	if err := o.Validate(Need{Config: true}); err != nil {
-		return err
-	}
-	log, err := newLogger(o)
+	log, cfg, err := start(o, configjson.Require{VPN: !o.NoVPNCheck})
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cfg, err := loadConfig(o, log, configjson.Require{VPN: !o.NoVPNCheck})
-	if err != nil {
-		return err
-	}
 	disk, err := targetDisk(o)
 	if err != nil {
 		log.WithError(err).Warn("target disk unknown; the disk checks are skipped")

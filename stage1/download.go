@@ -18,18 +18,11 @@ import (
 // Download fetches and validates an image without any device check, so it
 // works on any machine and for any architecture.
 func Download(ctx context.Context, o Options) error {
-	if err := o.Validate(Need{Config: true}); err != nil {
-		return err
-	}
-	log, err := newLogger(o)
+	log, cfg, err := start(o, configjson.Require{APIKey: o.Image == ""})
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cfg, err := loadConfig(o, log, configjson.Require{APIKey: o.Image == ""})
-	if err != nil {
-		return err
-	}
 	img, err := obtainImage(ctx, o, cfg, log.Logger, 0)
 	if err != nil {
 		return err

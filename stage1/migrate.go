@@ -25,21 +25,14 @@ func Migrate(ctx context.Context, o Options) error {
 	if o.DownloadOnly {
 		return Download(ctx, o)
 	}
-	if err := o.Validate(Need{Config: true}); err != nil {
-		return err
-	}
 	if err := o.CheckBlockDevices(); err != nil {
 		return err
 	}
-	log, err := newLogger(o)
+	log, cfg, err := start(o, configjson.Require{APIKey: o.Image == "", VPN: !o.NoVPNCheck})
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	cfg, err := loadConfig(o, log, configjson.Require{APIKey: o.Image == "", VPN: !o.NoVPNCheck})
-	if err != nil {
-		return err
-	}
 
 	disk, err := targetDisk(o)
 	if err != nil {

@@ -78,7 +78,6 @@ func (o *Options) Timeout() time.Duration { return time.Duration(o.CheckTimeout)
 // Need says which flag checks a command wants.
 type Need struct {
 	Config bool // -c is required
-	Image  bool // -i or -v (or neither: newest) may be given
 }
 
 // Validate checks the flags up front, each failure naming the fix.

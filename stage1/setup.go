@@ -10,6 +10,25 @@ import (
 	"github.com/takeover-dev/takeover/logging"
 )
 
+// start is the common opening of every command that reads config.json:
+// check the flags, set up logging, load and check config.json. The caller
+// closes the logger.
+func start(o Options, req configjson.Require) (*logging.Logger, *configjson.Config, error) {
+	if err := o.Validate(Need{Config: true}); err != nil {
+		return nil, nil, err
+	}
+	log, err := newLogger(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := loadConfig(o, log, req)
+	if err != nil {
+		log.Close()
+		return nil, nil, err
+	}
+	return log, cfg, nil
+}
+
 // newLogger builds the stage1 logger from the flags.
 func newLogger(o Options) (*logging.Logger, error) {
 	level, err := logging.ParseLevel(o.LogLevel)

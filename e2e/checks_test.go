@@ -203,7 +203,8 @@ func checkOldOSIntact(t *testing.T, s *scenario, disk string, before diskState) 
 		t.Fatalf("disk's first MiB changed: sha256 %s, before %s", after.head, before.head)
 	}
 	pass(t, "disk's first MiB (partition table) unchanged: sha256 %s...", after.head[:16])
-	out, err := exec.Command("e2fsck", "-fn", disk+"?offset="+itoa(rootPartitionOffset)).CombinedOutput()
+	root := disk + "?offset=" + itoa(rootPartitionOffset)
+	out, err := exec.Command("e2fsck", "-fn", root).CombinedOutput()
 	if err != nil {
 		t.Fatalf("e2fsck -fn of the old root: %v\n%s", err, lastLines(string(out), 15))
 	}

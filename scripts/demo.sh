@@ -31,7 +31,7 @@ done
 go test -tags e2e -c -o /dev/null ./e2e/
 echo "    done in $(since "$t")"
 
-step "4/4 migrating the VM (old OS boot -> takeover -> kexec -> stage2 -> flash -> verify -> new OS)"
+step "4/4 migrating the VM: old OS -> takeover -> kexec -> stage2 -> flash -> verify -> new OS"
 set +e
 go test -tags e2e -v -count=1 -timeout 20m -run '^TestKexecHappyPath$' ./e2e/ 2>&1 |
   sed -u -E 's/^( +)[a-z_]+_test\.go:[0-9]+: /\1/'

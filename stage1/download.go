@@ -53,7 +53,7 @@ func obtainImage(ctx context.Context, o Options, cfg *configjson.Config, log log
 			os.Remove(path)
 			os.Remove(fetch.SidecarPath(path))
 		}
-		return nil, exitcode.With(exitcode.Fetch, fmt.Errorf("validating image %s: %w", path, err))
+		return nil, exitcode.With(exitcode.Fetch, err) // it names the image and the step
 	}
 	return img, nil
 }

@@ -43,7 +43,8 @@ func makeImage(t *testing.T, label string) string {
 	if err := os.Truncate(img, 24<<20); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "label: "+label+"\nstart=2048, size=16384, type=L\nstart=18432, type=L\n", "sfdisk", "-q", img)
+	table := "label: " + label + "\nstart=2048, size=16384, type=L\nstart=18432, type=L\n"
+	run(t, table, "sfdisk", "-q", img)
 	run(t, "", "mkfs.vfat", "-n", "RESIN-BOOT", "--offset=2048", img, "8192")
 	run(t, "", "mke2fs", "-q", "-F", "-t", "ext4", "-L", "resin-data",
 		"-E", "offset="+strconv.Itoa(18432*512), img, strconv.Itoa((49152-18432-34)/2)+"k")

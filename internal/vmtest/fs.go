@@ -156,17 +156,6 @@ func ReadVFAT(disk string, offset int64, name string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// ListVFAT lists the root directory of the FAT file system at byte offset.
-func ListVFAT(disk string, offset int64) (string, error) {
-	cmd := exec.Command("mdir", "-b", "-i", fmt.Sprintf("%s@@%d", disk, offset), "::/")
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("listing vfat at %d in %s: %w: %s", offset, disk, err, out)
-	}
-	return string(out), nil
-}
-
 // CopySparse copies a disk image, keeping holes, so each VM gets its own
 // file (QEMU locks its disks).
 func CopySparse(src, dst string) error {

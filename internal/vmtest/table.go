@@ -131,7 +131,8 @@ func readGPT(r io.ReaderAt) (Table, error) {
 	count := int(binary.LittleEndian.Uint32(hdr[80:]))
 	entrySize := int(binary.LittleEndian.Uint32(hdr[84:]))
 	if count > 1024 || entrySize < 128 || entrySize > 4096 {
-		return Table{}, fmt.Errorf("reading GPT header: implausible %d entries of %d bytes", count, entrySize)
+		return Table{}, fmt.Errorf("reading GPT header: implausible %d entries of %d bytes",
+			count, entrySize)
 	}
 	entries := make([]byte, count*entrySize)
 	if _, err := r.ReadAt(entries, entriesLBA*sectorSize); err != nil {

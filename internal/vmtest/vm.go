@@ -79,7 +79,8 @@ func (vm *VM) WaitFor(ctx context.Context, marker string, timeout time.Duration)
 // WaitForAny waits until a console line contains one of markers and returns
 // the marker and the line. Markers are searched from the start of the
 // console, so a marker printed before the call is found too.
-func (vm *VM) WaitForAny(ctx context.Context, timeout time.Duration, markers ...string) (string, string, error) {
+func (vm *VM) WaitForAny(ctx context.Context, timeout time.Duration,
+	markers ...string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	seen := 0

@@ -2,7 +2,6 @@ package boot
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -147,6 +146,3 @@ func refuseRAM(dir string, magic int64) error {
 	}
 	return nil
 }
-
-// errNoStatfs is statfs's answer off Linux.
-var errNoStatfs = errors.New("statfs is only implemented on Linux")

@@ -28,9 +28,9 @@ deps: ## install the Debian packages the tests and the demo need
 test: deps ## unit tests (no root, no network, no VM; -short skips the QEMU ones)
 	$(GO) test -short -count=1 ./...
 
-vmtest: deps ## the package-level QEMU tests (initramfs unpacking, kexec round trip)
+vmtest: deps ## package QEMU tests: initramfs unpacking, kexec round trip, stage2 as PID 1, EFI entry under OVMF
 	bash scripts/fetch-kernel.sh $${TAKEOVER_CACHE:-$$HOME/.cache/takeover} >/dev/null
-	$(GO) test -count=1 -run 'TestVM' ./initramfs/ ./kexec/
+	$(GO) test -count=1 -run 'TestVM' ./initramfs/ ./kexec/ ./stage2init/ ./efi/
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   qemu-system-x86 qemu-utils mmdebstrap e2fsprogs dosfstools mtools fdisk
-  gdisk busybox-static cpio libarchive-tools pigz zstd xz-utils kmod
+  gdisk busybox-static cpio libarchive-tools pigz zstd xz-utils kmod ovmf
 )
 
 missing=()

@@ -30,6 +30,11 @@ type Options struct {
 	// ProcRoot is procfs, "/proc" when empty.
 	ProcRoot string
 	Log      logrus.FieldLogger
+
+	// BeforeJump, when set, runs once the kernel has accepted the image (or
+	// the init swap is ready), right before the machine is handed over; not
+	// with Pretend. Its error stops the boot with the old OS untouched.
+	BeforeJump func() error
 }
 
 func (o Options) withDefaults() Options {
@@ -101,6 +106,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return exitcode.With(exitcode.Interrupted, unloadAfter("before jumping", err))
+	}
+	if o.BeforeJump != nil {
+		if err := o.BeforeJump(); err != nil {
+			return exitcode.With(exitcode.Boot, unloadAfter("before jumping", err))
+		}
 	}
 	err = kexec.Jump(o.Log)
 	if errors.Is(err, kexec.ErrShutdownStarted) {
@@ -186,7 +196,7 @@ func initSwap(ctx context.Context, o Options, combined string, loadErr error) er
 	o.Log.WithError(explained).WithField("reason", why).
 		Warn("kexec refused: falling back to the init swap")
 	err := initswap.Prepare(ctx, initswap.Options{Combined: combined, Pretend: o.Pretend,
-		Log: o.Log, Root: o.Root, ProcRoot: o.ProcRoot})
+		Log: o.Log, Root: o.Root, ProcRoot: o.ProcRoot, BeforeSwitch: o.BeforeJump})
 	if err != nil {
 		return exitcode.With(exitcode.Boot, fmt.Errorf("kexec refused (%w) and the init swap "+
 			"failed, the old OS keeps running: %w", explained, err))

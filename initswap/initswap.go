@@ -38,6 +38,10 @@ type Options struct {
 
 	// ReexecTimeout bounds the wait for PID 1 to become takeover.
 	ReexecTimeout time.Duration
+
+	// BeforeSwitch, when set, runs after every reversible step, just before
+	// PID 1 is made to re-execute; its error undoes the swap.
+	BeforeSwitch func() error
 }
 
 func (o Options) withDefaults() Options {

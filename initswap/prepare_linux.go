@@ -61,6 +61,11 @@ func Prepare(ctx context.Context, o Options) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("before making PID 1 re-execute: %w", err)
 	}
+	if o.BeforeSwitch != nil {
+		if err := o.BeforeSwitch(); err != nil {
+			return fmt.Errorf("before making PID 1 re-execute: %w", err)
+		}
+	}
 	unix.Sync()
 	return s.reexec(ctx)
 }

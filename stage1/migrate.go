@@ -43,6 +43,12 @@ func Migrate(ctx context.Context, o Options) error {
 	if err := runPreflight(ctx, o, cfg, disk, nil, log.Logger, nil); err != nil {
 		return err
 	}
+	var dtChange *deviceTypeChange
+	if o.ChangeDTTo != "" && !o.Pretend {
+		if dtChange, err = newDeviceTypeChange(ctx, o, cfg, o.ChangeDTTo, log.Logger); err != nil {
+			return err
+		}
+	}
 
 	img, err := obtainImage(ctx, o, cfg, log.Logger, disk.Size)
 	if err != nil {
@@ -63,7 +69,11 @@ func Migrate(ctx context.Context, o Options) error {
 		return err
 	}
 
-	return boot.Run(ctx, bootOptions(o, payload, log.Logger))
+	bo := bootOptions(o, payload, log.Logger)
+	if dtChange != nil {
+		bo.BeforeJump = dtChange.apply
+	}
+	return boot.Run(ctx, bo)
 }
 
 // Boot adds the device archive to a payload archive and kexecs into it.
@@ -93,6 +103,15 @@ func Boot(ctx context.Context, o Options) error {
 	}
 	bo := bootOptions(o, o.Initrd, log.Logger)
 	bo.Pretend = o.Pretend
+	if !o.Pretend {
+		dtChange, err := payloadDeviceTypeChange(ctx, o.Initrd, log.Logger)
+		if err != nil {
+			return err
+		}
+		if dtChange != nil {
+			bo.BeforeJump = dtChange.apply
+		}
+	}
 	return boot.Run(ctx, bo)
 }
 

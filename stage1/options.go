@@ -95,6 +95,12 @@ func (o *Options) Validate(n Need) error {
 	if o.Image != "" && o.Version != "" {
 		add("-i/--image and -v/--version exclude each other: give an image file or a version to download")
 	}
+	if o.ReportHUPProgress {
+		// TODO: report from stage2 once it can bring a network up; until
+		// then a report could only claim a success that has not happened.
+		add("--report-hup-progress is not supported: stage2 runs without network, " +
+			"so it cannot report the update's outcome to the balena API")
+	}
 	if o.CheckTimeout <= 0 {
 		add("--check-timeout must be a positive number of seconds, got %d", o.CheckTimeout)
 	}

@@ -125,3 +125,14 @@ func TestBadFlagIsUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestReportHUPProgressRefused(t *testing.T) {
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"-c", "../../testdata/config/valid.json", "--report-hup-progress"})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "not supported") || exitcode.Of(err) != exitcode.Usage {
+		t.Errorf("takeover --report-hup-progress = %v, want a usage error saying it is not supported", err)
+	}
+}

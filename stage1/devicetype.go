@@ -1,0 +1,101 @@
+package stage1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/takeover-dev/takeover/configjson"
+	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/initramfs"
+	"github.com/takeover-dev/takeover/plan"
+)
+
+// deviceTypeChange is the --change-dt-to call to the balena API. stage2
+// runs with no network, so the call is made by stage1 at the last moment:
+// after the kernel accepted the initramfs, right before the jump. If stage2
+// then fails before writing, the old OS comes back with the new device type
+// already set in balena; takeover logs that, and a rerun sets it again.
+type deviceTypeChange struct {
+	ctx  context.Context
+	cfg  *configjson.Config
+	slug string
+	id   int64
+	log  logrus.FieldLogger
+}
+
+// newDeviceTypeChange checks that the change can be made (a registered
+// device, a known device type) before anything else happens.
+func newDeviceTypeChange(ctx context.Context, o Options, cfg *configjson.Config, slug string,
+	log logrus.FieldLogger) (*deviceTypeChange, error) {
+	if cfg.UUID == "" {
+		return nil, exitcode.With(exitcode.Config, errors.New(
+			"--change-dt-to needs the device's uuid in config.json: use the config.json of a registered device"))
+	}
+	client, err := apiClient(o, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	id, err := client.DeviceTypeID(ctx, slug)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Preflight, fmt.Errorf("looking up device type %s: %w", slug, err))
+	}
+	return &deviceTypeChange{ctx: ctx, cfg: cfg, slug: slug, id: id, log: log}, nil
+}
+
+// apply PATCHes the device; boot calls it right before the jump.
+func (c *deviceTypeChange) apply() error {
+	client, err := apiClient(Options{}, c.cfg, c.log)
+	if err != nil {
+		return err
+	}
+	if err := client.PatchDevice(c.ctx, c.cfg.UUID, map[string]any{"is_of__device_type": c.id}); err != nil {
+		return fmt.Errorf("changing the device type to %s in balena: %w", c.slug, err)
+	}
+	c.log.WithFields(logrus.Fields{"device_type": c.slug, "uuid": c.cfg.UUID}).
+		Warn("device type changed in balena; if stage2 stops before writing, run takeover again")
+	return nil
+}
+
+// payloadDeviceTypeChange reads a payload archive's plan and config.json
+// for `takeover boot`: it returns the change to make, or nil when the plan
+// asks for none or is a pretend run.
+func payloadDeviceTypeChange(ctx context.Context, path string, log logrus.FieldLogger) (*deviceTypeChange, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Usage, fmt.Errorf("opening payload archive: %w", err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading %s: %w", path, err))
+	}
+	l, err := initramfs.Inspect(f, st.Size())
+	if err != nil {
+		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading payload archive %s: %w", path, err))
+	}
+	if l.Payload == nil {
+		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("%s holds no payload plan: build it with build-initrd", path))
+	}
+	opt := l.Payload.Options
+	if opt.ChangeDTTo == "" || opt.Pretend {
+		return nil, nil
+	}
+	r, err := initramfs.Extract(f, st.Size(), plan.ConfigJSONPath)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading config.json from %s: %w", path, err))
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading config.json from %s: %w", path, err))
+	}
+	cfg, err := configjson.Parse(data)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Config, fmt.Errorf("parsing config.json from %s: %w", path, err))
+	}
+	return newDeviceTypeChange(ctx, Options{}, cfg, opt.ChangeDTTo, log)
+}

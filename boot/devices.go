@@ -88,6 +88,7 @@ func devicePlan(o Options, devs *devices, release string) (*plan.Device, []kmod.
 	}
 	o.Log.WithFields(logrus.Fields{"disk": dev.Disk.Name, "size": dev.Disk.Size,
 		"model": dev.Disk.Model}).Info("target disk")
+	dev.OldRoot = oldRoot(o, dev.Disk)
 
 	mods, err := kmod.Resolve(kmod.ResolveOptions{
 		SysRoot:     o.SysRoot,

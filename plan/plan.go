@@ -96,7 +96,14 @@ type Device struct {
 	KernelRelease string        `json:"kernelRelease"` // uname -r of the kernel stage2 runs
 	Disk          DiskIdentity  `json:"disk"`
 	LogDevice     *DiskIdentity `json:"logDevice,omitempty"`
-	Modules       []string      `json:"modules"` // paths inside the initramfs, in load order
+	// OldRoot is the partition of the target disk that holds the old OS's
+	// root file system: Disk's identity plus the partition number and file
+	// system type (ext4, ext3, ext2 or vfat). stage2 leaves its log there
+	// when a run ends before the first byte of the disk was written, so the
+	// old OS can show why. Nil when / is not on such a partition (LVM, dm,
+	// md, btrfs, another disk).
+	OldRoot *DiskIdentity `json:"oldRoot,omitempty"`
+	Modules []string      `json:"modules"` // paths inside the initramfs, in load order
 }
 
 // DiskIdentity identifies a block device across a kexec, where kernel names
@@ -109,8 +116,8 @@ type DiskIdentity struct {
 	Serial            string `json:"serial,omitempty"`
 	WWN               string `json:"wwn,omitempty"`
 	Model             string `json:"model,omitempty"`
-	Partition         int    `json:"partition,omitempty"` // for a log device: partition number, 0 for a whole disk
-	FSType            string `json:"fsType,omitempty"`    // for a log device: vfat, ext3 or ext4
+	Partition         int    `json:"partition,omitempty"` // log device, old root: 0 for a whole disk
+	FSType            string `json:"fsType,omitempty"`    // log device, old root: vfat, ext4 ...
 }
 
 // Partition returns the image partition with the given name.

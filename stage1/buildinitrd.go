@@ -1,9 +1,9 @@
 package stage1
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -56,11 +56,7 @@ func writePayload(spec *payloadSpec, out string, log logrus.FieldLogger) error {
 
 	c := &progress.Counter{}
 	rep := progress.Start(log, c, progress.Options{Phase: "build-initrd", Total: spec.image.Size, TTY: tty(os.Stderr)})
-	bw := bufio.NewWriterSize(&teeWriter{w: f, c: c}, 1<<20)
-	err = initramfs.WriteArchive(bw, entries)
-	if err == nil {
-		err = bw.Flush()
-	}
+	err = initramfs.WriteArchive(&countingFile{f: f, c: c}, entries)
 	rep.Stop()
 	if err == nil {
 		err = f.Sync()
@@ -79,13 +75,22 @@ func writePayload(spec *payloadSpec, out string, log logrus.FieldLogger) error {
 	return nil
 }
 
-type teeWriter struct {
-	w *os.File
+// countingFile counts what is written to f. It keeps f's ReadFrom, so the
+// image is copied file to file inside the kernel (copy_file_range) rather
+// than through this process; progress then moves file by file.
+type countingFile struct {
+	f *os.File
 	c *progress.Counter
 }
 
-func (t *teeWriter) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
-	t.c.Add(n)
+func (w *countingFile) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.c.Add(n)
+	return n, err
+}
+
+func (w *countingFile) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.f.ReadFrom(r)
+	w.c.Add(int(n))
 	return n, err
 }

@@ -28,7 +28,8 @@ type fakeSystem struct {
 	fsDir      string          // holds one directory per partition device
 	partitions []blockdev.Part // what the kernel finds after a re-read
 	klog       string
-	wrap       func(Disk) Disk // injects disk faults; nil for none
+	wrap       func(Disk) Disk           // injects disk faults; nil for none
+	onMount    func(source string) error // runs first in Mount; may block as a hung disk
 
 	mu       sync.Mutex
 	modules  []string
@@ -75,6 +76,11 @@ func (s *fakeSystem) RereadPartitions(_ context.Context, path string) error {
 }
 
 func (s *fakeSystem) Mount(source, target, fsType string) error {
+	if s.onMount != nil {
+		if err := s.onMount(source); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := os.Stat(source); err != nil {

@@ -1,10 +1,10 @@
 package stage2init
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/takeover-dev/takeover/blockdev"
 	"github.com/takeover-dev/takeover/plan"
@@ -17,24 +17,40 @@ const (
 )
 
 // saveLog keeps the log where it can be read after the reboot: on the log
-// device if the plan names one, and in the new data partition once the
-// flashed partitions checked out. Failures here are only logged: the run
-// ends in a reboot either way.
+// device if the plan names one, in the new data partition once the flashed
+// partitions checked out, and on the old root when the run ended before the
+// first write and no log device took the log. Failures here are only
+// logged: the run ends in a reboot either way.
 func (r *run) saveLog() {
 	rel := r.logFile()
-	if r.device != nil && r.device.LogDevice != nil {
-		if err := r.saveToLogDevice(rel); err != nil {
-			r.log.WithError(err).Warn("log not saved to the log device")
-		} else {
-			r.log.WithField("file", rel).Info("log saved to the log device")
-		}
-	}
-	data, ok := r.dataPartition()
-	if !ok {
-		r.log.Info("log not saved to the data partition: the disk was not flashed and checked")
+	onLogDevice := r.saveLogDevice(rel)
+	if data, ok := r.dataPartition(); ok {
+		r.saveToData(data, rel)
 		return
 	}
-	if err := r.appendLog(data, rel); err != nil {
+	r.log.Info("log not saved to the data partition: the disk was not flashed and checked")
+	if onLogDevice {
+		return
+	}
+	r.saveToOldRoot()
+}
+
+// saveLogDevice appends the log to the plan's log device, if any, and
+// reports whether it is there.
+func (r *run) saveLogDevice(rel string) bool {
+	if r.device == nil || r.device.LogDevice == nil {
+		return false
+	}
+	if err := r.saveToLogDevice(rel); err != nil {
+		r.log.WithError(err).Warn("log not saved to the log device")
+		return false
+	}
+	r.log.WithField("file", rel).Info("log saved to the log device")
+	return true
+}
+
+func (r *run) saveToData(data part, rel string) {
+	if err := r.appendLog(data, rel, 0o644); err != nil {
 		r.log.WithError(err).Warn("log not saved to the data partition")
 		return
 	}
@@ -53,8 +69,9 @@ func (r *run) logFile() string {
 	return filepath.Join(dir, file)
 }
 
-// appendLog mounts p and appends the log so far to rel in it.
-func (r *run) appendLog(p part, rel string) (err error) {
+// appendLog mounts p and appends the log so far to rel in it, creating the
+// file with mode.
+func (r *run) appendLog(p part, rel string, mode os.FileMode) (err error) {
 	root, err := r.mount(p)
 	if err != nil {
 		return err
@@ -68,7 +85,7 @@ func (r *run) appendLog(p part, rel string) (err error) {
 	if err != nil {
 		return err
 	}
-	return writeSynced(dst, os.O_APPEND, 0o644, strings.NewReader(string(r.log.contents())))
+	return writeSynced(dst, os.O_APPEND, mode, bytes.NewReader(r.log.contents()))
 }
 
 // saveToLogDevice finds the plan's log device, refusing the target disk.
@@ -93,7 +110,7 @@ func (r *run) saveToLogDevice(rel string) error {
 	}
 	p := part{Partition: plan.Partition{Name: "log", FSType: want.FSType},
 		dev: filepath.Join(r.cfg.DevDir, dev)}
-	return r.appendLog(p, rel)
+	return r.appendLog(p, rel, 0o644)
 }
 
 func partitionName(sysRoot, disk string, number int) (string, error) {

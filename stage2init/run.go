@@ -47,6 +47,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// phaseFindDisk is the step that finds the target disk.
+const phaseFindDisk = "finding disk"
+
 // errPretend stops a pretend run before the first write.
 var errPretend = errors.New("pretend: stopping before the first write")
 
@@ -79,6 +82,10 @@ type run struct {
 	disk    string          // kernel name of the target disk
 	parts   map[string]part // partitions of the flashed disk by plan name
 	sha     string          // digest read back from the disk
+
+	// written says the disk may have been changed: set before flashing
+	// starts and cleared only if flashing reports it never wrote a byte.
+	written bool
 }
 
 // steps runs stage2's steps in order, turning a panic into an error.
@@ -97,7 +104,7 @@ func (r *run) steps(ctx context.Context) (err error) {
 		{"checking initramfs", r.checkInitramfs},
 		{"checking payload", r.checkPayload},
 		{"checking memory", r.checkMemory},
-		{"finding disk", r.findDisk},
+		{phaseFindDisk, r.findDisk},
 		{"opening disk", r.tryDisk},
 		{"flashing", r.flash},
 		{"re-reading partitions", r.rereadPartitions},

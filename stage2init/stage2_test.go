@@ -333,6 +333,22 @@ func (s *stage) checkOutcome(want outcome) {
 // the log there, so the old OS can show why the migration did not happen.
 func TestRunSavesLogToLogDevice(t *testing.T) {
 	s := newStage(t)
+	s.withLogDevice()
+	s.payload.Image.SHA256 = strings.Repeat("0", 64)
+
+	if err := s.run(); err == nil {
+		t.Fatal("Run with a corrupt payload succeeded")
+	}
+	log, _, ok := s.in("sdb1", "takeover/stage2.log")
+	if err := contains(log, "checking payload", markerFailed); !ok || err != nil {
+		t.Errorf("log on the log device (exists %v): %v\n%s", ok, err, log)
+	}
+	s.checkOutcome(untouched)
+}
+
+// withLogDevice gives the plan a log device: partition 1 of a USB stick.
+func (s *stage) withLogDevice() {
+	t := s.t
 	sdb := "/devices/pci0000:00/0000:00:06.0/usb1/block/sdb"
 	writeAttrs(t, filepath.Join(s.cfg.SysRoot, sdb), map[string]string{
 		"size": "8192", "queue/logical_block_size": "512", "serial": "stick"})
@@ -344,16 +360,6 @@ func TestRunSavesLogToLogDevice(t *testing.T) {
 	s.write(filepath.Join(s.cfg.DevDir, "sdb1"), nil, 0o600)
 	s.device.LogDevice = &plan.DiskIdentity{SysfsPath: sdb, Size: 8192 * 512,
 		LogicalSectorSize: 512, Serial: "stick", Partition: 1, FSType: "vfat"}
-	s.payload.Image.SHA256 = strings.Repeat("0", 64)
-
-	if err := s.run(); err == nil {
-		t.Fatal("Run with a corrupt payload succeeded")
-	}
-	log, _, ok := s.in("sdb1", "takeover/stage2.log")
-	if err := contains(log, "checking payload", markerFailed); !ok || err != nil {
-		t.Errorf("log on the log device (exists %v): %v\n%s", ok, err, log)
-	}
-	s.checkOutcome(untouched)
 }
 
 func TestInside(t *testing.T) {

@@ -197,11 +197,13 @@ func (r *run) flash(ctx context.Context) error {
 	defer d.Close()
 	im := r.payload.Image
 	r.log.WithField("disk", r.diskPath()).WithField("bytes", im.RawSize).Info("flashing image")
+	r.written = true // a panic in flash.Run keeps it so: nothing says the disk is untouched
 	res, err := flash.Run(ctx, flash.Options{
 		Open:    func() (io.ReadCloser, error) { return r.cfg.OpenImage(im.Path, im.Compression) },
 		RawSize: im.RawSize, RawSHA256: im.RawSHA256, Disk: d, Retries: flashRetries,
 		Log: r.log, Interval: r.cfg.ProgressInterval,
 	})
+	r.written = res.Written || err == nil
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/takeover-dev/takeover/internal/vmtest"
+
 	"github.com/cavaliergopher/cpio"
 )
 
@@ -170,10 +172,8 @@ func vmDisk(t *testing.T, dir, kernel string) string {
 func vmInitrd(t *testing.T, dir, efivarfsKo string) string {
 	t.Helper()
 	init := filepath.Join(dir, "init")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", init, "./testdata/vminit")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the test init: %v\n%s", err, b)
+	if err := vmtest.BuildInit("./testdata/vminit", init); err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "initrd")
 	f, err := os.Create(path)
@@ -204,18 +204,15 @@ func vmInitrd(t *testing.T, dir, efivarfsKo string) string {
 // scripts/fetch-kernel.sh unpacks them, or skips.
 func vmKernel(t *testing.T) (vmlinuz, efivarfsKo string) {
 	t.Helper()
-	cache := os.Getenv("TAKEOVER_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "takeover")
+	vmlinuz, modules, err := vmtest.FetchedKernel()
+	if err != nil {
+		t.Skip(err)
 	}
-	kernels, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "boot", "vmlinuz-*"))
-	mods, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "lib", "modules", "*",
-		"kernel", "fs", "efivarfs", "efivarfs.ko"))
-	if len(kernels) == 0 || len(mods) == 0 {
-		t.Skipf("no kernel with efivarfs.ko in %s: run scripts/fetch-kernel.sh %s", cache, cache)
+	efivarfsKo = filepath.Join(modules, "kernel", "fs", "efivarfs", "efivarfs.ko")
+	if _, err := os.Stat(efivarfsKo); err != nil {
+		t.Skipf("the fetched kernel has no efivarfs module: %v", err)
 	}
-	return kernels[0], mods[0]
+	return vmlinuz, efivarfsKo
 }
 
 func run(t *testing.T, name string, args ...string) {

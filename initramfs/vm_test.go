@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/takeover-dev/takeover/internal/vmtest"
+
 	"github.com/takeover-dev/takeover/kmod"
 	"github.com/takeover-dev/takeover/kmod/kmodtest"
 	"github.com/takeover-dev/takeover/plan"
@@ -30,10 +32,16 @@ func TestVMSelftest(t *testing.T) {
 	if err != nil {
 		t.Skip("qemu-system-x86_64 not installed")
 	}
-	kernel, modulesDir := fetchedKernel(t)
+	kernel, modulesDir, err := vmtest.FetchedKernel()
+	if err != nil {
+		t.Skip(err)
+	}
 	dir := t.TempDir()
 
-	initBin := buildSelftest(t, dir)
+	initBin := filepath.Join(dir, "selftest")
+	if err := vmtest.BuildInit("./testdata/selftest", initBin); err != nil {
+		t.Fatal(err)
+	}
 	image, sum := randomImage(t, dir, 4<<20)
 	initrd := filepath.Join(dir, "initrd.cpio")
 	writeInitrd(t, initrd, initBin, image, sum, modulesDir)
@@ -67,32 +75,6 @@ func TestVMSelftest(t *testing.T) {
 			"last serial lines:\n%s", want, runErr, qemu, strings.Join(args, " "), out,
 			lastLines(string(log), 50))
 	}
-}
-
-// fetchedKernel returns the cloud kernel and its modules directory as
-// scripts/fetch-kernel.sh unpacks them, or skips.
-func fetchedKernel(t *testing.T) (vmlinuz, modulesDir string) {
-	cache := os.Getenv("TAKEOVER_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "takeover")
-	}
-	kernels, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "boot", "vmlinuz-*"))
-	deps, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "lib", "modules", "*", "modules.dep"))
-	if len(kernels) == 0 || len(deps) == 0 {
-		t.Skipf("no kernel in %s: run scripts/fetch-kernel.sh %s", cache, cache)
-	}
-	return kernels[0], filepath.Dir(deps[0])
-}
-
-func buildSelftest(t *testing.T, dir string) string {
-	out := filepath.Join(dir, "selftest")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/selftest")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building selftest init: %v\n%s", err, b)
-	}
-	return out
 }
 
 func randomImage(t *testing.T, dir string, size int) (string, string) {

@@ -3,7 +3,6 @@ package kexec
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +26,10 @@ func TestVMKexec(t *testing.T) {
 	}
 	kernel := cachedKernel(t)
 	dir := t.TempDir()
-	init := buildInit(t, dir)
+	init := filepath.Join(dir, "init")
+	if err := vmtest.BuildInit("./testdata/vminit", init); err != nil {
+		t.Fatal(err)
+	}
 	stage2 := writeArchive(t, filepath.Join(dir, "stage2.cpio"), []initramfs.Entry{
 		{Path: "/init", Source: init, Mode: 0o755},
 		console(),
@@ -71,7 +73,7 @@ func TestVMKexec(t *testing.T) {
 	if err != nil || marker != "VMTEST-STAGE2" {
 		fatal("after Jump: %q, %v; want VMTEST-STAGE2", line, err)
 	}
-	want := `cmdline="console=ttyS0 rdinit=/init panic=10 takeover.vmtest=stage2"`
+	want := `cmdline="console=ttyS0 loglevel=4 rdinit=/init panic=10 takeover.vmtest=stage2"`
 	if !strings.Contains(line, want) {
 		fatal("stage2 got %q, want %s", line, want)
 	}
@@ -79,30 +81,6 @@ func TestVMKexec(t *testing.T) {
 	if err := vm.Wait(time.Minute); err != nil {
 		t.Error(err)
 	}
-}
-
-// cachedKernel returns the kernel scripts/fetch-kernel.sh unpacked, or skips.
-func cachedKernel(t *testing.T) string {
-	cache := os.Getenv("TAKEOVER_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "takeover")
-	}
-	found, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "boot", "vmlinuz-*"))
-	if len(found) == 0 {
-		t.Skipf("no kernel in %s: run scripts/fetch-kernel.sh %s", cache, cache)
-	}
-	return found[0]
-}
-
-func buildInit(t *testing.T, dir string) string {
-	out := filepath.Join(dir, "init")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/vminit")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building testdata/vminit: %v\n%s", err, b)
-	}
-	return out
 }
 
 func console() initramfs.Entry {
@@ -120,4 +98,14 @@ func writeArchive(t *testing.T, path string, entries []initramfs.Entry) string {
 		t.Fatalf("writing %s: %v", path, err)
 	}
 	return path
+}
+
+// cachedKernel returns the kernel scripts/fetch-kernel.sh unpacked, or skips.
+func cachedKernel(t *testing.T) string {
+	t.Helper()
+	kernel, _, err := vmtest.FetchedKernel()
+	if err != nil {
+		t.Skip(err)
+	}
+	return kernel
 }

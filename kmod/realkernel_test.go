@@ -1,36 +1,24 @@
 package kmod_test
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/takeover-dev/takeover/internal/vmtest"
 
 	"github.com/takeover-dev/takeover/kmod"
 	"github.com/takeover-dev/takeover/kmod/kmodtest"
 )
 
-// debianModulesDir returns the modules directory of Debian's cloud kernel as
-// unpacked by scripts/fetch-kernel.sh, or skips.
-func debianModulesDir(t *testing.T) string {
-	t.Helper()
-	cache := os.Getenv("TAKEOVER_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "takeover")
-	}
-	deps, _ := filepath.Glob(filepath.Join(cache, "linux-image-*", "lib", "modules", "*", "modules.dep"))
-	if len(deps) == 0 {
-		t.Skipf("no kernel in %s: run scripts/fetch-kernel.sh %s", cache, cache)
-	}
-	return filepath.Dir(deps[0])
-}
-
 // On Debian's cloud kernel virtio is modular and ext4 built in: a virtio
 // disk with vfat and ext4 needs the virtio chain in the order that loads
 // (virtio before virtio_ring fails with "Unknown symbol"), plus vfat.
 func TestResolveDebianCloudKernel(t *testing.T) {
-	mods := debianModulesDir(t)
+	_, mods, err := vmtest.FetchedKernel()
+	if err != nil {
+		t.Skip(err)
+	}
 	sys := filepath.Join(t.TempDir(), "sys")
 	kmodtest.BlockDevice(t, sys, "vda", kmodtest.VirtioDisk(), "vda1", "vda2")
 

@@ -36,6 +36,7 @@ func BuildInitrd(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	defer spec.removeStage(log.Logger)
 
 	return writePayload(spec, o.Output, log.Logger)
 }

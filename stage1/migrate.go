@@ -21,7 +21,7 @@ import (
 
 // Migrate runs the whole migration, as the original tool's main command:
 // check, fetch and validate, stage, pack, confirm, boot into stage2.
-func Migrate(ctx context.Context, o Options) error {
+func Migrate(ctx context.Context, o Options) (err error) {
 	if o.DownloadOnly {
 		return Download(ctx, o)
 	}
@@ -59,8 +59,9 @@ func Migrate(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-
 	payload := filepath.Join(o.WorkDir, "takeover-payload.cpio")
+	defer func() { cleanup(err, o, spec, payload, log.Logger) }()
+
 	if err := writePayload(spec, payload, log.Logger); err != nil {
 		return err
 	}
@@ -74,6 +75,23 @@ func Migrate(ctx context.Context, o Options) error {
 		bo.BeforeJump = dtChange.apply
 	}
 	return boot.Run(ctx, bo)
+}
+
+// cleanup removes what the migration staged in the work directory once it
+// is of no use: the staging directory always (the payload archive holds
+// it all), the payload archive when the run failed, unless --no-cleanup.
+// The downloaded image stays: its digest sidecar lets a rerun reuse it.
+func cleanup(err error, o Options, spec *payloadSpec, payload string, log logrus.FieldLogger) {
+	if err != nil && o.NoCleanup {
+		log.WithField("dir", o.WorkDir).Info("--no-cleanup: staged files kept")
+		return
+	}
+	spec.removeStage(log)
+	if err != nil {
+		if rerr := os.Remove(payload); rerr != nil && !os.IsNotExist(rerr) {
+			log.WithError(rerr).WithField("file", payload).Warn("cannot remove payload archive")
+		}
+	}
 }
 
 // Boot adds the device archive to a payload archive and kexecs into it.

@@ -41,15 +41,20 @@ type payloadSpec struct {
 // settings and hostname from; "" reads nothing of this machine (an offline
 // build-initrd on a workstation must not carry the workstation's Wi-Fi).
 func stagePayload(o Options, cfg *configjson.Config, img *plan.Image,
-	root string, log logrus.FieldLogger) (*payloadSpec, error) {
+	root string, log logrus.FieldLogger) (_ *payloadSpec, err error) {
 	stage := filepath.Join(o.WorkDir, "takeover-stage")
 	if err := os.RemoveAll(stage); err != nil {
 		return nil, fmt.Errorf("clearing staging directory %s: %w", stage, err)
 	}
+	spec := &payloadSpec{image: img, stageDir: stage}
+	defer func() {
+		if err != nil && !o.NoCleanup {
+			spec.removeStage(log)
+		}
+	}()
 	if err := os.MkdirAll(filepath.Join(stage, "system-connections"), 0o700); err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
-	spec := &payloadSpec{image: img, stageDir: stage}
 
 	if err := stageConfig(o, cfg, root, stage, log); err != nil {
 		return nil, exitcode.With(exitcode.Config, err)
@@ -74,6 +79,14 @@ func stagePayload(o Options, cfg *configjson.Config, img *plan.Image,
 		Connections: conns, Backup: backupPath, Plan: spec.plan,
 	}
 	return spec, nil
+}
+
+// removeStage deletes the staging directory: once the payload archive is
+// written (or the run failed) it only holds a copy of secrets.
+func (s *payloadSpec) removeStage(log logrus.FieldLogger) {
+	if err := os.RemoveAll(s.stageDir); err != nil {
+		log.WithError(err).WithField("dir", s.stageDir).Warn("cannot remove staging directory")
+	}
 }
 
 // stageConfig writes config.json as balenaOS will get it: with the

@@ -198,3 +198,38 @@ func TestBuildInitrdRefusesFlasher(t *testing.T) {
 		t.Errorf("output written despite refusal: %v", err)
 	}
 }
+
+func TestBuildInitrdLeavesNoStagedSecrets(t *testing.T) {
+	if missing := testimage.MissingTools(); len(missing) > 0 {
+		t.Skipf("image tools missing: %v", missing)
+	}
+	if checkELF("/bin/busybox", elf.EM_X86_64) != nil || runtime.GOARCH != "amd64" {
+		t.Skip("needs a static amd64 /bin/busybox to stand in for the stage2 binary")
+	}
+	dir := t.TempDir()
+	img, err := testimage.Build(dir, testimage.Options{Table: "gpt", Gzip: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	os.WriteFile(cfgPath, []byte(`{"applicationId":1,"deviceType":"x","apiEndpoint":"http://x","apiKey":"k"}`), 0o600)
+	work := t.TempDir()
+	o := Defaults()
+	o.Config, o.Image, o.WorkDir, o.Output = cfgPath, img, work, filepath.Join(dir, "p.cpio")
+	o.NoNwmgrCheck, o.Stage2Binary, o.LogLevel = true, "/bin/busybox", "error"
+	if err := BuildInitrd(context.Background(), o); err != nil {
+		t.Fatalf("BuildInitrd() = %v", err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("work dir keeps %s after build-initrd, want nothing (it held a copy of config.json)", entries[0].Name())
+	}
+	// Without any network configuration the run fails while staging, and
+	// the half-staged copy of config.json must go too.
+	o.NoNwmgrCheck = false
+	if err := BuildInitrd(context.Background(), o); err == nil {
+		t.Fatalf("BuildInitrd(no network, no --no-nwmgr-check) = nil, want error")
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("work dir keeps %s after a failed build-initrd", entries[0].Name())
+	}
+}

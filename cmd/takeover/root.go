@@ -44,7 +44,7 @@ WARNING: it overwrites the whole target disk. Run 'takeover check' and
 	fs.BoolVar(&o.NoAck, "no-ack", false, "do not ask for confirmation")
 	fs.BoolVarP(&o.DownloadOnly, "download-only", "d", false, "download and validate the image, then stop")
 	fs.BoolVar(&o.NoCleanup, "no-cleanup", false, "keep the staged files in the work directory after a failure")
-	fs.BoolVar(&o.Stage2, "stage2", false, "internal: run stage2 (used by the init-swap fallback)")
+	fs.BoolVar(&o.Stage2, "stage2", false, "internal: run stage2; only as PID 1 in the takeover initramfs")
 	fs.BoolVar(&showVersion, "tool-version", false, "print takeover's own version and exit")
 	cmd.AddCommand(newCheckCmd(), newDownloadCmd(), newBuildInitrdCmd(), newBootCmd(),
 		newInspectInitrdCmd(), newVersionCmd(), newStage2Cmd())

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,6 +147,36 @@ func checkStage2Log(t *testing.T, disk string, offset int64) {
 		t.Fatal("stage2 log fallback_log/fallback.log is empty")
 	}
 	pass(t, "stage2 log saved: fallback_log/fallback.log (%d bytes)", len(log))
+}
+
+// oldRootLogName is the name stage2 gives its log on the old root.
+var oldRootLogName = regexp.MustCompile(`stage2-\d{8}T\d{6}Z\.log`)
+
+// checkOldRootLog checks stage2 left its log on the old root, where the old
+// OS can read it after a run that stopped before the first write: one
+// /var/log/takeover/stage2-<UTC time>.log, mode 0600, holding want.
+func checkOldRootLog(t *testing.T, disk string, want ...string) {
+	t.Helper()
+	list, err := vmtest.ListExt4(disk, rootPartitionOffset, "/var/log/takeover")
+	if err != nil {
+		root, _ := vmtest.ListExt4(disk, rootPartitionOffset, "/var/log")
+		t.Fatalf("stage2 log on the old root: %v; /var/log holds:\n%s", err, root)
+	}
+	names := oldRootLogName.FindAllString(list, -1)
+	if len(names) != 1 || !strings.Contains(list, "100600") {
+		t.Fatalf("old root /var/log/takeover holds %v, want one stage2-<UTC time>.log, "+
+			"mode 0600:\n%s", names, list)
+	}
+	log, err := vmtest.ReadExt4(disk, rootPartitionOffset, "/var/log/takeover/"+names[0])
+	must(t, err)
+	for _, w := range want {
+		if !bytes.Contains(log, []byte(w)) {
+			t.Fatalf("old root /var/log/takeover/%s (%d bytes) holds no %q:\n%s", names[0],
+				len(log), w, lastLines(string(log), 20))
+		}
+	}
+	pass(t, "stage2 log on the old root: /var/log/takeover/%s (%d bytes, mode 0600) holds %q",
+		names[0], len(log), want)
 }
 
 func untgz(t *testing.T, b []byte) map[string]string {

@@ -134,7 +134,8 @@ func buildInitrdOnHost(t *testing.T, s *scenario) string {
 
 // TestPretend is scenario 3: `takeover boot --pretend` loads and unloads the
 // kexec image and the old OS keeps running; then a full --pretend run
-// reaches stage2, which stops before its first write and reboots.
+// reaches stage2, which stops before its first write, leaves its log on the
+// old root and reboots.
 func TestPretend(t *testing.T) {
 	timed(t)
 	s := newScenario(t, scenarioOptions{})
@@ -159,6 +160,7 @@ echo "OLD-OS-BOOT-PRETEND-EXIT rc=$?"
 	}
 	checkNoWrite(t, vm)
 	checkOldOSIntact(t, s, disk, before)
+	checkOldRootLog(t, disk, markStart+" pid=1", "step=\"opening disk\"", markPretend)
 }
 
 // checkNoWrite checks stage2 never reported a write.
@@ -204,7 +206,8 @@ func TestCorruptImageRefused(t *testing.T) {
 
 // TestPayloadDigestMismatch is scenario 5: a payload built on the host has
 // one byte of its image flipped inside the cpio; stage2 checks the digest
-// before writing, refuses and reboots; the disk is as it was.
+// before writing, refuses, leaves its log on the old root and reboots; the
+// disk is as it was outside the old root file system.
 func TestPayloadDigestMismatch(t *testing.T) {
 	timed(t)
 	s := newScenario(t, scenarioOptions{})
@@ -227,6 +230,7 @@ func TestPayloadDigestMismatch(t *testing.T) {
 	}
 	checkNoWrite(t, vm)
 	checkOldOSIntact(t, s, disk, before)
+	checkOldRootLog(t, disk, markStart+" pid=1", markFailed+" phase=checking-payload")
 }
 
 // TestWriteErrorWipesTable is scenario 6: the target disk (a second disk,

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/takeover-dev/takeover/configjson"
 	"github.com/takeover-dev/takeover/exitcode"
-	"github.com/takeover-dev/takeover/initramfs"
 	"github.com/takeover-dev/takeover/plan"
 )
 
@@ -61,41 +58,20 @@ func (c *deviceTypeChange) apply() error {
 	return nil
 }
 
-// payloadDeviceTypeChange reads a payload archive's plan and config.json
-// for `takeover boot`: it returns the change to make, or nil when the plan
-// asks for none or is a pretend run.
-func payloadDeviceTypeChange(ctx context.Context, path string, log logrus.FieldLogger) (*deviceTypeChange, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, exitcode.With(exitcode.Usage, fmt.Errorf("opening payload archive: %w", err))
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading %s: %w", path, err))
-	}
-	l, err := initramfs.Inspect(f, st.Size())
-	if err != nil {
-		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading payload archive %s: %w", path, err))
-	}
-	if l.Payload == nil {
-		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("%s holds no payload plan: build it with build-initrd", path))
-	}
-	opt := l.Payload.Options
+// payloadDeviceTypeChange returns the change a payload's plan asks for,
+// or nil when it asks for none or is a pretend run.
+func payloadDeviceTypeChange(ctx context.Context, p *payloadArchive, log logrus.FieldLogger) (*deviceTypeChange, error) {
+	opt := p.plan.Options
 	if opt.ChangeDTTo == "" || opt.Pretend {
 		return nil, nil
 	}
-	r, err := initramfs.Extract(f, st.Size(), plan.ConfigJSONPath)
+	data, err := p.read(plan.ConfigJSONPath)
 	if err != nil {
-		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading config.json from %s: %w", path, err))
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, exitcode.With(exitcode.Initramfs, fmt.Errorf("reading config.json from %s: %w", path, err))
+		return nil, err
 	}
 	cfg, err := configjson.Parse(data)
 	if err != nil {
-		return nil, exitcode.With(exitcode.Config, fmt.Errorf("parsing config.json from %s: %w", path, err))
+		return nil, exitcode.With(exitcode.Config, fmt.Errorf("parsing config.json from %s: %w", p.path, err))
 	}
 	return newDeviceTypeChange(ctx, Options{}, cfg, opt.ChangeDTTo, log)
 }

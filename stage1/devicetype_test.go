@@ -87,7 +87,12 @@ func TestBootChangesDeviceTypeFromPayload(t *testing.T) {
 		t.Fatalf("BuildInitrd(--change-dt-to) = %v", err)
 	}
 
-	change, err := payloadDeviceTypeChange(context.Background(), o.Output, quietLog())
+	payload, err := openPayload(o.Output)
+	if err != nil {
+		t.Fatalf("openPayload() = %v", err)
+	}
+	defer payload.Close()
+	change, err := payloadDeviceTypeChange(context.Background(), payload, quietLog())
 	if err != nil || change == nil {
 		t.Fatalf("payloadDeviceTypeChange() = %v, %v; want a change", change, err)
 	}
@@ -105,5 +110,13 @@ func TestBootChangesDeviceTypeFromPayload(t *testing.T) {
 	}
 	if !patched {
 		t.Errorf("no PATCH of device %s among %d requests", uuid, len(srv.Requests()))
+	}
+
+	// A payload from another build is refused: its /init would read a
+	// device plan it may not understand.
+	defer func(v string) { ToolVersion = v }(ToolVersion)
+	ToolVersion = "takeover v99"
+	if _, err := openPayload(o.Output); err == nil || exitcode.Of(err) != exitcode.Initramfs {
+		t.Errorf("openPayload(payload of another build) = %v, want an initramfs error", err)
 	}
 }

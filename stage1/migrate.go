@@ -119,10 +119,15 @@ func Boot(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	payload, err := openPayload(o.Initrd)
+	if err != nil {
+		return err
+	}
+	defer payload.Close()
 	bo := bootOptions(o, o.Initrd, log.Logger)
 	bo.Pretend = o.Pretend
 	if !o.Pretend {
-		dtChange, err := payloadDeviceTypeChange(ctx, o.Initrd, log.Logger)
+		dtChange, err := payloadDeviceTypeChange(ctx, payload, log.Logger)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,11 @@ import (
 	"github.com/takeover-dev/takeover/logging"
 )
 
+// ToolVersion names the takeover build; main sets it. It goes into the
+// payload plan, and boot refuses a payload written by another build: the
+// payload's /init reads the device plan this build writes.
+var ToolVersion = "takeover dev"
+
 // Options are the flags of the migration, named as in the original tool.
 type Options struct {
 	WorkDir             string

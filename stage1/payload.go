@@ -174,7 +174,7 @@ func payloadPlan(o Options, cfg *configjson.Config, img *plan.Image, conns []str
 	im := *img
 	im.Path = plan.ImageDir + "/" + filepath.Base(img.Path)
 	p := &plan.Payload{
-		Version: plan.Version, CreatedBy: "takeover", Arch: o.Arch, Image: im,
+		Version: plan.Version, CreatedBy: ToolVersion, Arch: o.Arch, Image: im,
 		Files: []plan.File{{Source: plan.ConfigJSONPath, Partition: boot, Target: "/config.json", Mode: 0o600}},
 		Log: plan.Log{Level: firstNonEmpty(o.S2LogLevel, o.LogLevel), FallbackLog: o.FallbackLog,
 			FallbackFilename: o.FallbackLogFilename, FallbackDir: o.FallbackLogDir},

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/stage1"
 	"github.com/takeover-dev/takeover/initswap"
 )
 
@@ -17,6 +18,7 @@ func main() {
 		initswap.EnterIfSwapped() // returns at once when started from an initramfs
 		runStage2()               // never returns
 	}
+	stage1.ToolVersion = versionString()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -47,7 +47,7 @@ func addPayloadFlags(fs *pflag.FlagSet, o *stage1.Options) {
 	fs.StringVar(&o.ChangeDTTo, "change-dt-to", "", "device type slug to change the device to in balena")
 	fs.StringVar(&o.S2LogLevel, "s2-log-level", "", "stage2 log level (default: --log-level)")
 	fs.BoolVar(&o.FallbackLog, "fallback-log", false,
-		"keep the stage2 log in RAM and save it to the data partition")
+		"accepted for compatibility: stage2 always keeps its log in RAM and saves it to the data partition")
 	fs.StringVar(&o.FallbackLogFilename, "fallback-log-filename", o.FallbackLogFilename,
 		"name of the fallback log file")
 	fs.StringVar(&o.FallbackLogDir, "fallback-log-dir", o.FallbackLogDir,

@@ -18,7 +18,7 @@ func main() {
 		initswap.EnterIfSwapped() // returns at once when started from an initramfs
 		runStage2()               // never returns
 	}
-	stage1.ToolVersion = versionString()
+	stage1.ToolVersion = buildVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

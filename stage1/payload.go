@@ -13,26 +13,18 @@ import (
 	"github.com/takeover-dev/takeover/backup"
 	"github.com/takeover-dev/takeover/configjson"
 	"github.com/takeover-dev/takeover/exitcode"
+	"github.com/takeover-dev/takeover/image"
 	"github.com/takeover-dev/takeover/initramfs"
 	"github.com/takeover-dev/takeover/netmigrate"
 	"github.com/takeover-dev/takeover/plan"
 	"github.com/takeover-dev/takeover/preflight"
 )
 
-// Partition names the payload's files go to, when the image uses the
-// balena- prefix instead of resin-, the plan says so.
-var (
-	bootNames = []string{"resin-boot", "balena-boot"}
-	dataNames = []string{"resin-data", "balena-data"}
-)
-
 // payloadSpec is everything that goes into the payload archive.
 type payloadSpec struct {
-	initBinary string
-	image      *plan.Image
-	stageDir   string // holds config.json, system-connections/, backup.tgz
-	plan       *plan.Payload
-	input      initramfs.PayloadInput
+	image    *plan.Image
+	stageDir string // holds config.json, system-connections/, backup.tgz
+	input    initramfs.PayloadInput
 }
 
 // stagePayload prepares the files of the payload archive in the work
@@ -72,11 +64,10 @@ func stagePayload(o Options, cfg *configjson.Config, img *plan.Image,
 		return nil, exitcode.With(exitcode.Usage, err)
 	}
 
-	spec.initBinary = initBin
-	spec.plan = payloadPlan(o, cfg, img, conns, backupPath != "")
 	spec.input = initramfs.PayloadInput{
 		Init: initBin, Image: img.Path, ConfigJSON: filepath.Join(stage, "config.json"),
-		Connections: conns, Backup: backupPath, Plan: spec.plan,
+		Connections: conns, Backup: backupPath,
+		Plan: payloadPlan(o, cfg, img, conns, backupPath != ""),
 	}
 	return spec, nil
 }
@@ -169,8 +160,9 @@ func stageBackup(o Options, stage string, log logrus.FieldLogger) (string, error
 // payloadPlan is the payload half of the plan: the image, where each
 // staged file goes after flashing, logging and options.
 func payloadPlan(o Options, cfg *configjson.Config, img *plan.Image, conns []string, hasBackup bool) *plan.Payload {
-	boot, _ := findPart(img, bootNames)
-	data, _ := findPart(img, dataNames)
+	// The image was validated to hold one of each; the plan names the one
+	// it holds, so stage2 finds it without guessing.
+	boot, data := findPart(img, image.BootNames), findPart(img, image.DataNames)
 	im := *img
 	im.Path = plan.ImageDir + "/" + filepath.Base(img.Path)
 	p := &plan.Payload{
@@ -193,13 +185,13 @@ func payloadPlan(o Options, cfg *configjson.Config, img *plan.Image, conns []str
 	return p
 }
 
-func findPart(img *plan.Image, names []string) (string, bool) {
+func findPart(img *plan.Image, names []string) string {
 	for _, n := range names {
 		if _, ok := img.Partition(n); ok {
-			return n, true
+			return n
 		}
 	}
-	return names[0], false
+	return names[0]
 }
 
 func firstNonEmpty(s ...string) string {

@@ -9,8 +9,8 @@ import (
 	"syscall"
 
 	"github.com/takeover-dev/takeover/exitcode"
-	"github.com/takeover-dev/takeover/stage1"
 	"github.com/takeover-dev/takeover/initswap"
+	"github.com/takeover-dev/takeover/stage1"
 )
 
 func main() {

@@ -72,7 +72,7 @@ func BenchmarkBuildInitrd(b *testing.B) {
 			cpTimes = append(cpTimes, timed(b, cp))
 		}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			maxRSS = max(maxRSS, ru.Maxrss) // KiB on Linux
+			maxRSS = max(maxRSS, int64(ru.Maxrss)) // KiB on Linux
 		}
 	}
 	ourTime, cpTime := median(ourTimes), median(cpTimes)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/takeover-dev/takeover/disk"
 	"github.com/takeover-dev/takeover/exitcode"
 )
 
@@ -58,11 +59,13 @@ func (a *attempt) open() (io.ReadCloser, error) {
 
 func (a *attempt) headLen() int64 { return min(HeadSize, a.o.RawSize) }
 
+// zeroHead clears the first MiB and the backup GPT at the disk's end
+// before any image byte is written: a disk cut off mid-write then holds no
+// partition table, neither the old OS's nor half of the new one.
 func (a *attempt) zeroHead() error {
 	*a.written = true
-	n := min(HeadSize, a.o.Disk.Size())
-	if _, err := a.o.Disk.WriteAt(make([]byte, n), 0); err != nil {
-		return fmt.Errorf("zeroing the first %d bytes: %w", n, err)
+	if err := disk.Wipe(a.o.Disk, a.o.Disk.Size(), a.o.Disk.SectorSize()); err != nil {
+		return fmt.Errorf("clearing the partition tables before writing: %w", err)
 	}
 	return nil
 }

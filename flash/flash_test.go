@@ -27,11 +27,13 @@ type write struct {
 // faultDisk wraps a Disk, records writes and injects failures.
 type faultDisk struct {
 	Disk
-	mu           sync.Mutex
-	writes       []write
-	failWriteAt  int64 // a write covering this offset fails; -1 for none
-	writeFails   int   // how many times it fails; -1 for always
-	corruptReads int   // how many read-backs of byte 2 MiB return a flipped bit; -1 always
+	mu          sync.Mutex
+	writes      []write
+	failWriteAt int64 // a write covering this offset fails; -1 for none
+	writeFails  int   // how many times it fails; -1 for always
+	// failWriteAfter lets that many writes covering failWriteAt pass first.
+	failWriteAfter int
+	corruptReads   int // how many read-backs of byte 2 MiB return a flipped bit; -1 always
 }
 
 func (d *faultDisk) WriteAt(p []byte, off int64) (int, error) {
@@ -40,6 +42,10 @@ func (d *faultDisk) WriteAt(p []byte, off int64) (int, error) {
 	d.writes = append(d.writes, write{off: off, n: len(p), zero: isZeros(p)})
 	if d.failWriteAt >= 0 && off <= d.failWriteAt && d.failWriteAt < off+int64(len(p)) &&
 		d.writeFails != 0 {
+		if d.failWriteAfter > 0 {
+			d.failWriteAfter--
+			return d.Disk.WriteAt(p, off)
+		}
 		d.writeFails--
 		return 0, errors.New("input/output error")
 	}
@@ -116,15 +122,21 @@ func (f *fixture) content(t *testing.T) []byte {
 	return b
 }
 
-// assertFlashed checks the disk holds the image followed by the untouched junk.
+// assertFlashed checks the disk holds the image followed by the untouched
+// junk, but for the last 33 sectors: the old backup GPT, cleared before the
+// first image byte was written.
 func (f *fixture) assertFlashed(t *testing.T) {
 	t.Helper()
 	got := f.content(t)
 	if !bytes.Equal(got[:len(f.image)], f.image) {
 		t.Error("disk does not start with the image")
 	}
-	if !bytes.Equal(got[len(f.image):], bytes.Repeat([]byte{0xA5}, len(got)-len(f.image))) {
+	tail := len(got) - 33*512
+	if !bytes.Equal(got[len(f.image):tail], bytes.Repeat([]byte{0xA5}, tail-len(f.image))) {
 		t.Error("bytes after the image were changed")
+	}
+	if !isZeros(got[tail:]) {
+		t.Error("the old backup GPT at the disk's end was not cleared")
 	}
 }
 
@@ -167,10 +179,14 @@ func TestRunWritesHeadLast(t *testing.T) {
 	if first := w[0]; first.off != 0 || first.n != HeadSize || !first.zero {
 		t.Errorf("first write = %+v, want %d zero bytes at 0", first, HeadSize)
 	}
+	// The old backup GPT at the disk's end goes before any image byte too.
+	if second := w[1]; second.off != 8<<20-33*512 || !second.zero {
+		t.Errorf("second write = %+v, want zeros over the last 33 sectors", second)
+	}
 	if last := w[len(w)-1]; last.off != 0 || last.n != HeadSize || last.zero {
 		t.Errorf("last write = %+v, want the image's head at 0", last)
 	}
-	for _, x := range w[1 : len(w)-1] {
+	for _, x := range w[2 : len(w)-1] {
 		if x.off < HeadSize {
 			t.Errorf("write %+v touches the head between zeroing and the end", x)
 		}
@@ -316,7 +332,10 @@ func TestRunRelocatesBackupGPT(t *testing.T) {
 func TestRunWipeFailureKeepsCode(t *testing.T) {
 	f := newFixture(t, odd, 8<<20)
 	f.disk.corruptReads = -1
-	f.disk.failWriteAt, f.disk.writeFails = 8<<20-512, -1 // the backup GPT area
+	// The backup GPT area fails only after the attempts' own clearing of it
+	// (one per attempt, three attempts), so the final wipe is what fails.
+	f.disk.failWriteAt, f.disk.writeFails = 8<<20-512, -1
+	f.disk.failWriteAfter = 3
 	res, err := Run(context.Background(), f.options(nil))
 	if exitcode.Of(err) != exitcode.Verify || res.Wiped {
 		t.Errorf("Run = %+v, %v (code %s), want code verify and not wiped", res, err,

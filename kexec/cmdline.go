@@ -33,6 +33,9 @@ var dropped = []string{
 	"resume", "resume_offset", "noresume", "fsck.", "nfsroot", "nfsrootdebug",
 	// ip= sets up the network for an NFS root and can wait minutes for DHCP.
 	"ip",
+	// panic_on_warn turns any kernel warning during the flash into a reboot
+	// halfway through writing the disk.
+	"panic_on_warn",
 	// crashkernel= and hugepages= hold back memory that the initramfs needs.
 	"crashkernel", "hugepages", "hugepagesz", "default_hugepagesz",
 	// Arguments the kernel hands to init: runlevels and rescue modes of the old

@@ -69,7 +69,7 @@ func TestCmdline(t *testing.T) {
 		},
 		{
 			name: "efi stub initrd, crash kernel, hardware quirks kept",
-			current: "initrd=\\initrd.img root=/dev/sda2 rw crashkernel=256M nomodeset " +
+			current: "initrd=\\initrd.img root=/dev/sda2 rw crashkernel=256M panic_on_warn=1 nomodeset " +
 				"pci=nomsi earlycon=uart8250,mmio32,0xfe215040 panic=0",
 			want: "nomodeset pci=nomsi earlycon=uart8250,mmio32,0xfe215040 loglevel=4 rdinit=/init panic=10",
 		},

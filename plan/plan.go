@@ -135,8 +135,8 @@ func (p *Payload) Validate() error {
 	if p.Version != Version {
 		return fmt.Errorf("plan version %d, want %d", p.Version, Version)
 	}
-	if p.Image.Path == "" || p.Image.RawSize <= 0 || len(p.Image.RawSHA256) != 64 || len(p.Image.SHA256) != 64 {
-		return errors.New("plan has no complete image description (path, sizes, digests)")
+	if p.Image.Path == "" || p.Image.RawSize <= 0 || !isSHA256(p.Image.RawSHA256) || !isSHA256(p.Image.SHA256) {
+		return errors.New("plan has no complete image description (path, sizes, lower-case hex digests)")
 	}
 	for _, f := range p.Files {
 		if _, ok := p.Image.Partition(f.Partition); !ok {
@@ -176,10 +176,25 @@ func Decode(r io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decoding plan: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("decoding plan: trailing data after the document")
 	}
 	return nil
+}
+
+// isSHA256 reports whether s is a SHA-256 digest as the hex package writes
+// it: stage2 compares digests as strings, so an upper-case one would fail
+// only after the disk was written.
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadPayload reads and validates the payload half from path.

@@ -25,6 +25,10 @@ func TestPayloadValidate(t *testing.T) {
 		{name: "valid", mutate: func(*Payload) {}},
 		{name: "version", mutate: func(p *Payload) { p.Version = 2 }, wantErr: "plan version 2"},
 		{name: "no digest", mutate: func(p *Payload) { p.Image.RawSHA256 = "" }, wantErr: "no complete image"},
+		{name: "upper-case digest", mutate: func(p *Payload) { p.Image.RawSHA256 = strings.Repeat("B", 64) },
+			wantErr: "lower-case hex"},
+		{name: "not hex", mutate: func(p *Payload) { p.Image.SHA256 = strings.Repeat("g", 64) },
+			wantErr: "lower-case hex"},
 		{name: "no size", mutate: func(p *Payload) { p.Image.RawSize = 0 }, wantErr: "no complete image"},
 		{name: "unknown partition", mutate: func(p *Payload) { p.Files[0].Partition = "resin-data" },
 			wantErr: `partition "resin-data"`},
@@ -65,7 +69,9 @@ func TestRoundTripAndStrictDecode(t *testing.T) {
 	if err := Decode(strings.NewReader(`{"version":1,"surprise":true}`), &got); err == nil {
 		t.Errorf("Decode(unknown field) = nil, want error")
 	}
-	if err := Decode(strings.NewReader(`{"version":1} {}`), &got); err == nil {
-		t.Errorf("Decode(trailing document) = nil, want error")
+	for _, in := range []string{`{"version":1} {}`, `{"version":1}}`, `{"version":1} ]`} {
+		if err := Decode(strings.NewReader(in), &got); err == nil {
+			t.Errorf("Decode(%s) = nil, want a trailing-data error", in)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package stage1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,11 @@ import (
 func BuildInitrd(ctx context.Context, o Options) error {
 	if o.Output == "" {
 		return exitcode.With(exitcode.Usage, fmt.Errorf("-o/--output is required: name the payload archive to write"))
+	}
+	if len(o.Wifis) > 0 {
+		// It reads no Wi-Fi settings of this machine: --wifi would select nothing.
+		return exitcode.With(exitcode.Usage, errors.New("--wifi: build-initrd reads no Wi-Fi "+
+			"settings of this machine; pass the network as a keyfile with --nwmgr-cfg"))
 	}
 	log, cfg, err := start(o, configjson.Require{APIKey: o.Image == ""})
 	if err != nil {

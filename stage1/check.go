@@ -21,9 +21,9 @@ func Check(ctx context.Context, o Options, w io.Writer) error {
 		return err
 	}
 	defer log.Close()
-	disk, err := targetDisk(o)
-	if err != nil {
-		log.WithError(err).Warn("target disk unknown; the disk checks are skipped")
+	disk, diskErr := targetDisk(o)
+	if diskErr != nil {
+		log.WithError(diskErr).Warn("target disk unknown; the disk checks are skipped")
 	}
 	var img *plan.Image
 	if o.Image != "" {
@@ -31,7 +31,10 @@ func Check(ctx context.Context, o Options, w io.Writer) error {
 			return err
 		}
 	}
-	return runPreflight(ctx, o, cfg, disk, img, log.Logger, w)
+	if err := runPreflight(ctx, o, cfg, disk, img, log.Logger, w); err != nil {
+		return err
+	}
+	return diskErr // the migration would stop there: check must not pass
 }
 
 // runPreflight runs the checks; it prints the report to w when w is set,

@@ -92,12 +92,12 @@ func stageConfig(o Options, cfg *configjson.Config, root, stage string, log logr
 		}
 	} else if !o.NoKeepName && root != "" {
 		name, err := preflight.Hostname(root)
-		switch {
-		case err != nil:
+		if err != nil {
 			log.WithError(err).Warn("hostname not kept; balenaOS will name the device itself")
-		case cfg.Set("hostname", name) != nil:
-			return fmt.Errorf("setting hostname in config.json: %w", err)
-		default:
+		} else {
+			if err := cfg.Set("hostname", name); err != nil {
+				return fmt.Errorf("setting hostname in config.json: %w", err)
+			}
 			log.WithField("hostname", name).Info("keeping hostname")
 		}
 	}

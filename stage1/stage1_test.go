@@ -233,3 +233,31 @@ func TestBuildInitrdLeavesNoStagedSecrets(t *testing.T) {
 		t.Errorf("work dir keeps %s after a failed build-initrd", entries[0].Name())
 	}
 }
+
+// TestBuildInitrdRefusesWifi: build-initrd reads no Wi-Fi settings of the
+// machine it runs on, so --wifi would be accepted and then do nothing; it
+// must be refused before any work, naming --nwmgr-cfg.
+func TestBuildInitrdRefusesWifi(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.json")
+	cfgText := `{"applicationId":1,"deviceType":"x","apiEndpoint":"http://127.0.0.1:1","apiKey":"k"}`
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "not-an-image.img")
+	if err := os.WriteFile(img, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := Defaults()
+	o.Config, o.Image, o.WorkDir, o.LogLevel = cfgPath, img, dir, "error"
+	o.Output, o.NoNwmgrCheck = filepath.Join(dir, "p.cpio"), true
+	o.Wifis = []string{"HomeNet"}
+	err := BuildInitrd(context.Background(), o)
+	if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "--nwmgr-cfg") {
+		t.Errorf("BuildInitrd(--wifi HomeNet) = %v (exit %v), want a usage error naming --nwmgr-cfg",
+			err, exitcode.Of(err))
+	}
+	if _, err := os.Stat(o.Output); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output written despite refusal: %v", err)
+	}
+}

@@ -318,3 +318,18 @@ func FuzzParseStatic(f *testing.F) {
 		}
 	})
 }
+
+// A malformed secret must not show up, even in part, in the error that is
+// logged for it.
+func TestWPAStringErrorHidesValue(t *testing.T) {
+	_, err := wpaString("zyw-secret-pass")
+	if err == nil {
+		t.Fatal(`wpaString("zyw-secret-pass") = nil error, want one`)
+	}
+	// hex's own error would say "invalid byte: U+007A 'z'".
+	for _, part := range []string{"'z'", "U+007A", "zyw", "secret"} {
+		if strings.Contains(err.Error(), part) {
+			t.Errorf("wpaString error %q shows %q of the value", err, part)
+		}
+	}
+}

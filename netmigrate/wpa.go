@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -264,7 +265,9 @@ func wpaString(v string) ([]byte, error) {
 	}
 	b, err := hex.DecodeString(v)
 	if err != nil {
-		return nil, fmt.Errorf("neither quoted nor hex: %w", err)
+		// hex's error quotes the offending character: this value may be a
+		// secret, so say only what is wrong with it.
+		return nil, errors.New("neither quoted nor hex")
 	}
 	return b, nil
 }

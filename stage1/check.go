@@ -41,7 +41,7 @@ func Check(ctx context.Context, o Options, w io.Writer) error {
 // and fails when any check failed.
 func runPreflight(ctx context.Context, o Options, cfg *configjson.Config, disk plan.DiskIdentity,
 	img *plan.Image, log logrus.FieldLogger, w io.Writer) error {
-	client, err := apiClient(o, cfg, log)
+	client, err := apiClient(cfg, log)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/takeover-dev/takeover/balenaapi"
 	"github.com/takeover-dev/takeover/configjson"
 	"github.com/takeover-dev/takeover/exitcode"
 	"github.com/takeover-dev/takeover/plan"
@@ -18,22 +19,23 @@ import (
 // then fails before writing, the old OS comes back with the new device type
 // already set in balena; takeover logs that, and a rerun sets it again.
 type deviceTypeChange struct {
-	ctx  context.Context
-	cfg  *configjson.Config
-	slug string
-	id   int64
-	log  logrus.FieldLogger
+	ctx    context.Context
+	client *balenaapi.Client
+	uuid   string
+	slug   string
+	id     int64
+	log    logrus.FieldLogger
 }
 
 // newDeviceTypeChange checks that the change can be made (a registered
 // device, a known device type) before anything else happens.
-func newDeviceTypeChange(ctx context.Context, o Options, cfg *configjson.Config, slug string,
+func newDeviceTypeChange(ctx context.Context, cfg *configjson.Config, slug string,
 	log logrus.FieldLogger) (*deviceTypeChange, error) {
 	if cfg.UUID == "" {
 		return nil, exitcode.With(exitcode.Config, errors.New(
 			"--change-dt-to needs the device's uuid in config.json: use the config.json of a registered device"))
 	}
-	client, err := apiClient(o, cfg, log)
+	client, err := apiClient(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -41,19 +43,15 @@ func newDeviceTypeChange(ctx context.Context, o Options, cfg *configjson.Config,
 	if err != nil {
 		return nil, exitcode.With(exitcode.Preflight, fmt.Errorf("looking up device type %s: %w", slug, err))
 	}
-	return &deviceTypeChange{ctx: ctx, cfg: cfg, slug: slug, id: id, log: log}, nil
+	return &deviceTypeChange{ctx: ctx, client: client, uuid: cfg.UUID, slug: slug, id: id, log: log}, nil
 }
 
 // apply PATCHes the device; boot calls it right before the jump.
 func (c *deviceTypeChange) apply() error {
-	client, err := apiClient(Options{}, c.cfg, c.log)
-	if err != nil {
-		return err
-	}
-	if err := client.PatchDevice(c.ctx, c.cfg.UUID, map[string]any{"is_of__device_type": c.id}); err != nil {
+	if err := c.client.PatchDevice(c.ctx, c.uuid, map[string]any{"is_of__device_type": c.id}); err != nil {
 		return fmt.Errorf("changing the device type to %s in balena: %w", c.slug, err)
 	}
-	c.log.WithFields(logrus.Fields{"device_type": c.slug, "uuid": c.cfg.UUID}).
+	c.log.WithFields(logrus.Fields{"device_type": c.slug, "uuid": c.uuid}).
 		Warn("device type changed in balena; if stage2 stops before writing, run takeover again")
 	return nil
 }
@@ -73,5 +71,5 @@ func payloadDeviceTypeChange(ctx context.Context, p *payloadArchive, log logrus.
 	if err != nil {
 		return nil, exitcode.With(exitcode.Config, fmt.Errorf("parsing config.json from %s: %w", p.path, err))
 	}
-	return newDeviceTypeChange(ctx, Options{}, cfg, opt.ChangeDTTo, log)
+	return newDeviceTypeChange(ctx, cfg, opt.ChangeDTTo, log)
 }

@@ -53,7 +53,7 @@ func TestDeviceTypeChangeRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = newDeviceTypeChange(context.Background(), Defaults(), cfg, tt.slug, quietLog())
+		_, err = newDeviceTypeChange(context.Background(), cfg, tt.slug, quietLog())
 		if got := exitcode.Of(err); got != tt.want {
 			t.Errorf("%s: newDeviceTypeChange() = %v (%v), want %v", tt.name, got, err, tt.want)
 		}

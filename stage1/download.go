@@ -62,7 +62,7 @@ func downloadImage(ctx context.Context, o Options, cfg *configjson.Config, log l
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return "", exitcode.With(exitcode.Fetch, fmt.Errorf("creating work directory: %w", err))
 	}
-	client, err := apiClient(o, cfg, log)
+	client, err := apiClient(cfg, log)
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +77,7 @@ func downloadImage(ctx context.Context, o Options, cfg *configjson.Config, log l
 	return path, nil
 }
 
-func apiClient(o Options, cfg *configjson.Config, log logrus.FieldLogger) (*balenaapi.Client, error) {
+func apiClient(cfg *configjson.Config, log logrus.FieldLogger) (*balenaapi.Client, error) {
 	c, err := balenaapi.New(balenaapi.Options{
 		Endpoint: cfg.APIEndpoint, APIKey: cfg.APIKey, RootCA: cfg.RootCA,
 		Log: log, // the client's own default bounds each call and any stalled download

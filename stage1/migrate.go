@@ -45,7 +45,7 @@ func Migrate(ctx context.Context, o Options) (err error) {
 	}
 	var dtChange *deviceTypeChange
 	if o.ChangeDTTo != "" && !o.Pretend {
-		if dtChange, err = newDeviceTypeChange(ctx, o, cfg, o.ChangeDTTo, log.Logger); err != nil {
+		if dtChange, err = newDeviceTypeChange(ctx, cfg, o.ChangeDTTo, log.Logger); err != nil {
 			return err
 		}
 	}

@@ -80,13 +80,9 @@ func Defaults() Options {
 // Timeout is --check-timeout as a duration.
 func (o *Options) Timeout() time.Duration { return time.Duration(o.CheckTimeout) * time.Second }
 
-// Need says which flag checks a command wants.
-type Need struct {
-	Config bool // -c is required
-}
-
-// Validate checks the flags up front, each failure naming the fix.
-func (o *Options) Validate(n Need) error {
+// Validate checks the flags of a command that reads config.json up front,
+// each failure naming the fix.
+func (o *Options) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if _, err := logging.ParseLevel(o.LogLevel); err != nil {
@@ -109,7 +105,7 @@ func (o *Options) Validate(n Need) error {
 	if o.CheckTimeout <= 0 {
 		add("--check-timeout must be a positive number of seconds, got %d", o.CheckTimeout)
 	}
-	if n.Config && o.Config == "" {
+	if o.Config == "" {
 		add("-c/--config is required: download config.json from the balena dashboard (Add device, Advanced, configuration file only)")
 	}
 	for _, f := range []struct{ flag, path string }{

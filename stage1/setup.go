@@ -14,7 +14,7 @@ import (
 // check the flags, set up logging, load and check config.json. The caller
 // closes the logger.
 func start(o Options, req configjson.Require) (*logging.Logger, *configjson.Config, error) {
-	if err := o.Validate(Need{Config: true}); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, nil, err
 	}
 	log, err := newLogger(o)
